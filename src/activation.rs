@@ -1,0 +1,168 @@
+//! The [`Activation`] trait: one activation layer described as an element-wise function.
+//!
+//! An implementation states, for a single element `x` and the layer's learnable scalars `θ`:
+//! the value `f(x; θ)`, the derivative `∂f/∂x`, and the derivatives `∂f/∂θⱼ`. The dfdx layers
+//! of [`crate::nn`] run exactly these definitions inside one fused forward kernel and one fused
+//! backward kernel, so the trait is shaped for a hot loop:
+//!
+//! 1. [`Activation::prepare`] runs once per pass and turns the raw parameter values into
+//!    whatever the element loop needs (a clamped `α`, `σ(β)`, `|bₖ|`, ...), so that nothing
+//!    per-layer is recomputed per element;
+//! 2. [`Activation::value`] and [`Activation::backward`] run once per element and are
+//!    generic over the float type, so the same definition serves `f32` and `f64`.
+//!
+//! Stochastic activations (RReLU) receive a uniform sample `u ∈ [0, 1)` per element. In
+//! evaluation mode the kernels pass [`EVAL_NOISE`] (`0.5`), the mean of the distribution, which
+//! for RReLU is exactly the evaluation-mode slope `(l + u) / 2`.
+
+use core::fmt::Debug;
+
+
+use crate::error::ActivationError;
+
+/// The float types the activations are generic over: any [`num_traits::Float`] that can
+/// cross threads (`f32` and `f64`), so that the fused kernels can split work across cores.
+pub trait Float: num_traits::Float + Send + Sync + Debug + 'static {}
+
+impl<T: num_traits::Float + Send + Sync + Debug + 'static> Float for T {}
+
+/// The noise value used in evaluation mode and by every deterministic activation: the mean
+/// of `U(0, 1)`.
+pub const EVAL_NOISE: f64 = 0.5;
+
+/// Converts an `f64` constant into the float type `F`.
+///
+/// For `f32` and `f64` this conversion always succeeds; a float type that cannot represent the
+/// value gets NaN rather than a panic.
+#[inline(always)]
+pub fn cast<F: Float>(value: f64) -> F {
+    F::from(value).unwrap_or_else(F::nan)
+}
+
+/// The logistic sigmoid `σ(t) = 1 / (1 + e^-t)`, finite for every finite `t`.
+#[inline(always)]
+pub fn sigmoid<F: Float>(t: F) -> F {
+    F::one() / (F::one() + (-t).exp())
+}
+
+/// One activation layer as an element-wise function with learnable per-layer scalars.
+///
+/// The struct that implements this trait holds the hyperparameters (a slope, a hinge count)
+/// and the current values of the learnable parameters. Used as a dfdx layer builder, those
+/// values are the initial values of the layer's parameter tensors.
+///
+/// # Example
+///
+/// ```
+/// use arelu::{Activation, Arelu};
+///
+/// let act = Arelu::default(); // α = 0.9, β = 2.0
+/// assert_eq!(act.param_names(), ["alpha", "beta"]);
+/// let y: f64 = act.eval(-2.0);
+/// assert!((y - (-1.8)).abs() < 1e-12); // C(0.9)·x
+/// let (dy_dx, dy_dparams) = act.derivatives(3.0_f64);
+/// assert!((dy_dx - (1.0 + 1.0 / (1.0 + (-2.0f64).exp()))).abs() < 1e-12);
+/// assert_eq!(dy_dparams.len(), 2);
+/// ```
+pub trait Activation: Clone + Debug + Default + Send + Sync + 'static {
+    /// What [`Activation::prepare`] derives from the parameter values once per pass.
+    type Prepared<F: Float>: Clone + Send + Sync;
+
+    /// True when [`Activation::value`] depends on its `noise` argument in training mode.
+    const STOCHASTIC: bool = false;
+
+    /// The runtime name, as accepted by [`crate::ActivationName`] (`"relu"`, `"elsa-swish"`).
+    fn name(&self) -> String;
+
+    /// The names of the learnable parameters, in the order of [`Activation::params`].
+    fn param_names(&self) -> Vec<String>;
+
+    /// The current values of the learnable parameters (initial values for a layer builder).
+    fn params(&self) -> Vec<f64>;
+
+    /// Replaces the values of the learnable parameters.
+    ///
+    /// # Errors
+    /// [`ActivationError::ParamCount`] when `values` does not hold exactly
+    /// [`Activation::num_params`] values.
+    fn set_params(&mut self, values: &[f64]) -> Result<(), ActivationError>;
+
+    /// The number of learnable parameters.
+    fn num_params(&self) -> usize {
+        self.param_names().len()
+    }
+
+    /// Derives the per-pass constants from the parameter values `params` (in the order of
+    /// [`Activation::param_names`]; its length is [`Activation::num_params`]).
+    fn prepare<F: Float>(&self, params: &[F]) -> Self::Prepared<F>;
+
+    /// `f(x)`. `noise` is a uniform sample in `[0, 1)` for stochastic activations in training,
+    /// and [`EVAL_NOISE`] otherwise.
+    fn value<F: Float>(&self, prepared: &Self::Prepared<F>, x: F, noise: F) -> F;
+
+    /// The backward pass for one element: returns `grad_out · ∂f/∂x` and adds
+    /// `grad_out · ∂f/∂θⱼ` to `param_grads[j]` for every parameter `j`.
+    ///
+    /// Where a derivative is undefined (a kink), the value PyTorch's autograd gives is used;
+    /// each implementation documents its choice.
+    fn backward<F: Float>(
+        &self,
+        prepared: &Self::Prepared<F>,
+        x: F,
+        noise: F,
+        grad_out: F,
+        param_grads: &mut [F],
+    ) -> F;
+
+    /// Whether this configuration is a true element-wise function, as the fused layers need.
+    /// Only a Maxout with a group size above 1 is not.
+    ///
+    /// # Errors
+    /// [`ActivationError::InvalidHyperparameter`] naming what is not element-wise.
+    fn check_elementwise(&self) -> Result<(), ActivationError> {
+        Ok(())
+    }
+
+    /// The parameter values converted to `F`.
+    fn params_as<F: Float>(&self) -> Vec<F> {
+        self.params().into_iter().map(cast).collect()
+    }
+
+    /// `f(x)` with this activation's own parameter values, in evaluation mode.
+    fn eval<F: Float>(&self, x: F) -> F {
+        let prepared = self.prepare(&self.params_as::<F>());
+        self.value(&prepared, x, cast(EVAL_NOISE))
+    }
+
+    /// `(∂f/∂x, [∂f/∂θⱼ])` at `x` with this activation's own parameter values, in evaluation
+    /// mode.
+    fn derivatives<F: Float>(&self, x: F) -> (F, Vec<F>) {
+        let prepared = self.prepare(&self.params_as::<F>());
+        let mut param_grads = vec![F::zero(); self.num_params()];
+        let dx = self.backward(
+            &prepared,
+            x,
+            cast(EVAL_NOISE),
+            F::one(),
+            &mut param_grads,
+        );
+        (dx, param_grads)
+    }
+}
+
+/// Checks a `set_params` argument's length.
+pub(crate) fn check_param_count(
+    name: &str,
+    expected: usize,
+    values: &[f64],
+) -> Result<(), ActivationError> {
+    if values.len() == expected {
+        Ok(())
+    } else {
+        Err(ActivationError::ParamCount {
+            activation: name.to_string(),
+            expected,
+            got: values.len(),
+        })
+    }
+}

@@ -1,0 +1,158 @@
+//! Smooth fixed activations: GELU, Sigmoid, Softplus, Swish, Tanh.
+
+use crate::activation::Float;
+
+use super::fixed::{require, FixedActivation};
+use crate::activation::{cast, sigmoid};
+use crate::error::ActivationError;
+
+/// `GELU(x) = 0.5·x·(1 + tanh(k·(x + 0.044715·x³)))`, `k = 0.7979946`: the tanh form with the
+/// constant of the paper's reference implementation (√(2/π) ≈ 0.7978846 rounded differently).
+///
+/// `GELU(−∞)` is its limit 0 (IEEE arithmetic would give `−∞·0 = NaN`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Gelu;
+
+impl Gelu {
+    /// The tanh form's scale `k`, as in the reference implementation.
+    pub const K: f64 = 0.797_994_6;
+    /// The cubic coefficient.
+    pub const CUBIC: f64 = 0.044_715;
+}
+
+impl FixedActivation for Gelu {
+    const NAME: &'static str = "gelu";
+    #[inline(always)]
+    fn f<F: Float>(&self, x: F, _noise: F) -> F {
+        if x == F::neg_infinity() {
+            return F::zero();
+        }
+        let half = cast::<F>(0.5);
+        let inner = cast::<F>(Self::K) * (x + cast::<F>(Self::CUBIC) * x * x * x);
+        half * x * (F::one() + inner.tanh())
+    }
+    #[inline(always)]
+    fn df<F: Float>(&self, x: F, _noise: F) -> F {
+        let half = cast::<F>(0.5);
+        let k = cast::<F>(Self::K);
+        let c = cast::<F>(Self::CUBIC);
+        let t = (k * (x + c * x * x * x)).tanh();
+        let d_inner = k * (F::one() + cast::<F>(3.0) * c * x * x);
+        half * (F::one() + t) + half * x * (F::one() - t * t) * d_inner
+    }
+}
+
+/// `Sigmoid(x) = σ(x) = 1 / (1 + e^-x)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sigmoid;
+
+impl FixedActivation for Sigmoid {
+    const NAME: &'static str = "sigmoid";
+    #[inline(always)]
+    fn f<F: Float>(&self, x: F, _noise: F) -> F {
+        sigmoid(x)
+    }
+    #[inline(always)]
+    fn df<F: Float>(&self, x: F, _noise: F) -> F {
+        let s = sigmoid(x);
+        s * (F::one() - s)
+    }
+}
+
+/// `Softplus(x) = (1/β)·ln(1 + exp(β·x))`, and `x` itself where `β·x > threshold`
+/// (PyTorch's defaults `β = 1`, `threshold = 20`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Softplus {
+    beta: f64,
+    threshold: f64,
+}
+
+impl Softplus {
+    /// A Softplus with sharpness `beta` and linear cut-over `threshold`.
+    ///
+    /// # Errors
+    /// When `beta` is zero or not finite, or `threshold` is NaN.
+    pub fn new(beta: f64, threshold: f64) -> Result<Self, ActivationError> {
+        require(
+            beta.is_finite() && beta != 0.0,
+            "softplus",
+            "beta must be finite and non-zero",
+        )?;
+        require(!threshold.is_nan(), "softplus", "threshold must not be NaN")?;
+        Ok(Self { beta, threshold })
+    }
+
+    /// `(β, threshold)`.
+    pub fn settings(&self) -> (f64, f64) {
+        (self.beta, self.threshold)
+    }
+}
+
+impl Default for Softplus {
+    fn default() -> Self {
+        Self {
+            beta: 1.0,
+            threshold: 20.0,
+        }
+    }
+}
+
+impl FixedActivation for Softplus {
+    const NAME: &'static str = "softplus";
+    #[inline(always)]
+    fn f<F: Float>(&self, x: F, _noise: F) -> F {
+        let beta = cast::<F>(self.beta);
+        let bx = beta * x;
+        if bx > cast(self.threshold) {
+            x
+        } else {
+            bx.exp().ln_1p() / beta
+        }
+    }
+    #[inline(always)]
+    fn df<F: Float>(&self, x: F, _noise: F) -> F {
+        let bx = cast::<F>(self.beta) * x;
+        if bx > cast(self.threshold) {
+            F::one()
+        } else {
+            sigmoid(bx)
+        }
+    }
+}
+
+/// `Swish(x) = x·σ(x)` (SiLU). `Swish(−∞)` is its limit 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Swish;
+
+impl FixedActivation for Swish {
+    const NAME: &'static str = "swish";
+    #[inline(always)]
+    fn f<F: Float>(&self, x: F, _noise: F) -> F {
+        if x == F::neg_infinity() {
+            return F::zero();
+        }
+        x * sigmoid(x)
+    }
+    #[inline(always)]
+    fn df<F: Float>(&self, x: F, _noise: F) -> F {
+        let s = sigmoid(x);
+        s + x * s * (F::one() - s)
+    }
+}
+
+/// `Tanh(x) = tanh(x)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Tanh;
+
+impl FixedActivation for Tanh {
+    const NAME: &'static str = "tanh";
+    #[inline(always)]
+    fn f<F: Float>(&self, x: F, _noise: F) -> F {
+        x.tanh()
+    }
+    #[inline(always)]
+    fn df<F: Float>(&self, x: F, _noise: F) -> F {
+        let t = x.tanh();
+        F::one() - t * t
+    }
+}

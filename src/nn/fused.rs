@@ -1,0 +1,186 @@
+//! The fused CPU kernels: one forward pass and one backward pass over a contiguous buffer,
+//! generic over the [`Activation`] definition, shared by all 37 variants.
+//!
+//! The forward pass writes `y = f(x)`. The backward pass writes `dx += dy·∂f/∂x` and, in the
+//! same sweep, accumulates `Σ dy·∂f/∂θⱼ` for every parameter: per chunk in the element type,
+//! then across chunks in `f64`, so that summing millions of elements keeps its precision.
+//! Both split the buffer across threads (rayon) when it is large enough to pay.
+
+use rayon::prelude::*;
+
+use crate::activation::{cast, Activation, Float, EVAL_NOISE};
+
+/// Elements per parallel chunk; also the span of each partial parameter-gradient sum.
+const CHUNK: usize = 1 << 14;
+
+/// Where the per-element noise of stochastic activations comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noise {
+    /// Evaluation mode: every element gets [`EVAL_NOISE`].
+    Eval,
+    /// Training mode: element `i` gets a uniform sample in `[0, 1)` drawn from `(seed, i)` by a
+    /// counter-based generator, so the backward pass regenerates the forward pass's draws
+    /// without storing them, whatever the thread split.
+    Train {
+        /// The draw's seed; a layer changes it at every training forward pass.
+        seed: u64,
+    },
+}
+
+impl Noise {
+    /// The noise of element `index`.
+    #[inline(always)]
+    pub fn at<F: Float>(self, index: usize) -> F {
+        match self {
+            Noise::Eval => cast(EVAL_NOISE),
+            Noise::Train { seed } => cast(uniform(seed, index as u64)),
+        }
+    }
+}
+
+/// A uniform sample in `[0, 1)` from `(seed, index)`: SplitMix64's finaliser over the pair,
+/// 53 random bits.
+#[inline(always)]
+pub fn uniform(seed: u64, index: u64) -> f64 {
+    let mut z = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Whether the noise is needed at all: only stochastic activations in training read it.
+#[inline(always)]
+fn uses_noise<A: Activation>(noise: Noise) -> bool {
+    A::STOCHASTIC && noise != Noise::Eval
+}
+
+/// `out[i] = f(x[i])` for every element, with parameter values `params`.
+///
+/// `out` and `x` must have the same length (checked: the shorter one bounds the loop).
+pub fn forward<A: Activation, F: Float>(
+    activation: &A,
+    params: &[F],
+    noise: Noise,
+    x: &[F],
+    out: &mut [F],
+) {
+    let prepared = activation.prepare(params);
+    let run = |offset: usize, x: &[F], out: &mut [F]| {
+        if uses_noise::<A>(noise) {
+            for (i, (y, &xi)) in out.iter_mut().zip(x).enumerate() {
+                *y = activation.value(&prepared, xi, noise.at(offset + i));
+            }
+        } else {
+            let half = cast::<F>(EVAL_NOISE);
+            for (y, &xi) in out.iter_mut().zip(x) {
+                *y = activation.value(&prepared, xi, half);
+            }
+        }
+    };
+    if x.len() <= CHUNK {
+        run(0, x, out);
+    } else {
+        out.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .enumerate()
+            .for_each(|(c, (out, x))| run(c * CHUNK, x, out));
+    }
+}
+
+/// `grad_x[i] += dy[i]·∂f/∂x(x[i])` for every element; returns `Σᵢ dy[i]·∂f/∂θⱼ(x[i])` for
+/// every parameter `j`, summed in `f64`.
+pub fn backward<A: Activation, F: Float>(
+    activation: &A,
+    params: &[F],
+    noise: Noise,
+    x: &[F],
+    grad_out: &[F],
+    grad_x: &mut [F],
+) -> Vec<f64> {
+    let prepared = activation.prepare(params);
+    let n_params = params.len();
+    let run = |offset: usize, x: &[F], dy: &[F], dx: &mut [F]| -> Vec<f64> {
+        let mut partial = vec![F::zero(); n_params];
+        if uses_noise::<A>(noise) {
+            for (i, ((gx, &xi), &gi)) in dx.iter_mut().zip(x).zip(dy).enumerate() {
+                let noise = noise.at(offset + i);
+                *gx = *gx + activation.backward(&prepared, xi, noise, gi, &mut partial);
+            }
+        } else {
+            let half = cast::<F>(EVAL_NOISE);
+            for ((gx, &xi), &gi) in dx.iter_mut().zip(x).zip(dy) {
+                *gx = *gx + activation.backward(&prepared, xi, half, gi, &mut partial);
+            }
+        }
+        partial.iter().map(|p| p.to_f64().unwrap_or(f64::NAN)).collect()
+    };
+    let add = |mut a: Vec<f64>, b: Vec<f64>| {
+        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+        a
+    };
+    if x.len() <= CHUNK {
+        run(0, x, grad_out, grad_x)
+    } else {
+        grad_x
+            .par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK).zip(grad_out.par_chunks(CHUNK)))
+            .enumerate()
+            .map(|(c, (dx, (x, dy)))| run(c * CHUNK, x, dy, dx))
+            .reduce(|| vec![0.0; n_params], add)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Arelu, Elsa, Pau, Rrelu, Swish};
+
+    fn data(n: usize) -> Vec<f64> {
+        (0..n).map(|i| ((i * 7919) % 1000) as f64 / 125.0 - 4.0).collect()
+    }
+
+    fn check_against_elementwise<A: Activation>(act: A, noise: Noise) {
+        // Large enough to take the parallel path with a ragged last chunk.
+        let x = data(3 * CHUNK + 17);
+        let dy: Vec<f64> = x.iter().map(|v| 0.5 - v / 8.0).collect();
+        let params = act.params();
+        let mut out = vec![0.0; x.len()];
+        forward(&act, &params, noise, &x, &mut out);
+        let mut dx = vec![1.0; x.len()]; // gradients accumulate onto what is there
+        let sums = backward(&act, &params, noise, &x, &dy, &mut dx);
+        let prepared = act.prepare(&params);
+        let mut expected_sums = vec![0.0; params.len()];
+        for i in 0..x.len() {
+            let u = noise.at::<f64>(i);
+            assert_eq!(out[i], act.value(&prepared, x[i], u));
+            let g = act.backward(&prepared, x[i], u, dy[i], &mut expected_sums);
+            assert_eq!(dx[i], 1.0 + g);
+        }
+        for (s, e) in sums.iter().zip(&expected_sums) {
+            assert!((s - e).abs() <= 1e-9 * e.abs().max(1.0), "{s} vs {e}");
+        }
+    }
+
+    #[test]
+    fn fused_passes_equal_the_elementwise_definition() {
+        check_against_elementwise(Arelu::default(), Noise::Eval);
+        check_against_elementwise(Elsa::<Swish>::default(), Noise::Eval);
+        check_against_elementwise(Elsa::<Pau>::default(), Noise::Eval);
+        check_against_elementwise(Rrelu::default(), Noise::Train { seed: 7 });
+        check_against_elementwise(Elsa::<Rrelu>::default(), Noise::Train { seed: 9 });
+    }
+
+    #[test]
+    fn training_noise_is_uniform_and_seeded() {
+        let draws: Vec<f64> = (0..100_000).map(|i| uniform(42, i)).collect();
+        assert!(draws.iter().all(|&u| (0.0..1.0).contains(&u)));
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        assert!((mean - 0.5).abs() < 0.01, "mean {mean}");
+        let below_tenth = draws.iter().filter(|&&u| u < 0.1).count() as f64 / 1e5;
+        assert!((below_tenth - 0.1).abs() < 0.01, "{below_tenth}");
+        assert_ne!(uniform(1, 5), uniform(2, 5));
+        assert_eq!(uniform(1, 5), uniform(1, 5));
+    }
+}

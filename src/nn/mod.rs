@@ -1,0 +1,8 @@
+//! dfdx layers: every activation as a trainable layer with fused CPU kernels, and the
+//! stable-Rust convolution and max-pooling layers that dfdx 0.13 only ships on nightly.
+pub mod conv;
+pub mod fused;
+pub mod layer;
+pub mod pool;
+
+pub use layer::{ActivationLayer, LayerError};
