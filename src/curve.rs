@@ -14,6 +14,7 @@
 //! ```
 
 use crate::activation::Float;
+use core::fmt::Display;
 use thiserror::Error;
 
 use crate::activation::{cast, Activation, EVAL_NOISE};
@@ -152,4 +153,55 @@ pub fn snapshot_table<A: Activation>(activation: &A, xs: &[f64]) -> String {
         ));
     }
     out
+}
+
+/// The header line of [`to_csv`], without its newline.
+pub const CSV_HEADER: &str = "x,y,dy_dx";
+
+/// `curve` as CSV: the header [`CSV_HEADER`], then one `x,y,dy_dx` row per point, every number
+/// in Rust's shortest round-trip `{}` formatting of `F` (so an `f32` curve prints `0.1`, not
+/// `0.10000000149011612`). Non-finite values print as `NaN`, `inf` and `-inf`. Every line,
+/// the last included, ends with `\n`. The parameters are not part of the CSV.
+///
+/// ```
+/// use arelu::{curve, Relu};
+///
+/// let xs = curve::grid(-1.0, 1.0, 1.0).unwrap();
+/// let csv = curve::to_csv(&curve::sample::<_, f64>(&Relu, &xs));
+/// assert_eq!(csv, "x,y,dy_dx\n-1,0,0\n0,0,0\n1,1,1\n");
+/// ```
+pub fn to_csv<F: Float + Display>(curve: &Curve<F>) -> String {
+    let mut out = String::with_capacity(CSV_HEADER.len() + 1 + 24 * curve.points.len());
+    out.push_str(CSV_HEADER);
+    out.push('\n');
+    for p in &curve.points {
+        out.push_str(&format!("{},{},{}\n", p.x, p.y, p.dy_dx));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_csv_uses_shortest_round_trip_formatting_of_each_float_type() {
+        let point = |x, y, dy_dx| CurvePoint { x, y, dy_dx };
+        let curve = Curve {
+            points: vec![
+                point(0.1_f32, f32::NAN, f32::INFINITY),
+                point(-2.5, 1e-7, -0.0),
+            ],
+            params: vec![],
+        };
+        assert_eq!(
+            to_csv(&curve),
+            "x,y,dy_dx\n0.1,NaN,inf\n-2.5,0.0000001,-0\n"
+        );
+        let empty: Curve<f64> = Curve {
+            points: vec![],
+            params: vec![],
+        };
+        assert_eq!(to_csv(&empty), "x,y,dy_dx\n");
+    }
 }

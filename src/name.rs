@@ -5,7 +5,7 @@ use core::str::FromStr;
 
 use strum::{EnumCount, EnumIter, IntoEnumIterator, IntoStaticStr};
 
-use crate::activation::Activation;
+use crate::nn::composed::ComposedActivation;
 use crate::activations::*;
 use crate::elsa::Elsa;
 use crate::error::ActivationError;
@@ -134,7 +134,7 @@ impl ActivationName {
     /// This is the one place that maps runtime names to types; everything after it is
     /// statically typed.
     pub fn visit<V: ActivationVisitor>(self, visitor: V) -> V::Output {
-        fn go<A: Activation, V: ActivationVisitor>(elsa: bool, visitor: V) -> V::Output {
+        fn go<A: ComposedActivation, V: ActivationVisitor>(elsa: bool, visitor: V) -> V::Output {
             if elsa {
                 visitor.visit::<Elsa<A>>()
             } else {
@@ -172,8 +172,9 @@ impl ActivationName {
 pub trait ActivationVisitor {
     /// The result.
     type Output;
-    /// Does it with the activation type `A` (built with `A::default()`).
-    fn visit<A: Activation>(self) -> Self::Output;
+    /// Does it with the activation type `A` (built with `A::default()`). Every variant also
+    /// has a composed form, which the name-driven tests use to cross-check the fused kernels.
+    fn visit<A: ComposedActivation>(self) -> Self::Output;
 }
 
 impl fmt::Display for ActivationName {

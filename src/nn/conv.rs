@@ -399,7 +399,7 @@ impl ConvDims {
 }
 
 /// Minimum number of GEMM columns (output pixels of a group of images).
-const TARGET_COLS: usize = 256;
+const TARGET_COLS: usize = 64;
 
 /// im2col for `n` consecutive images `x` (each `d.in_img()` long) into
 /// `cols`, an `ikk x (n * p)` row-major matrix: column `img * p + oh * wo + ow`
@@ -416,11 +416,31 @@ fn im2col<E: Copy>(d: &ConvDims, x: &[E], n: usize, cols: &mut [E]) {
                     let row = &mut cols[r * ncols + img * p..r * ncols + (img + 1) * p];
                     for (oh, dst) in row.chunks_exact_mut(d.wo).enumerate() {
                         let start = (oh + ki) * d.w + kj;
-                        dst.copy_from_slice(&plane[start..start + d.wo]);
+                        copy_row(dst, &plane[start..start + d.wo]);
                     }
                 }
             }
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)`, but without a `memcpy` call for the short
+/// rows of small images (a call per 8-element row dominated im2col).
+#[inline(always)]
+fn copy_row<E: Copy>(dst: &mut [E], src: &[E]) {
+    if dst.len() >= 64 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut d8 = dst.chunks_exact_mut(8);
+    let mut s8 = src.chunks_exact(8);
+    for (d, s) in (&mut d8).zip(&mut s8) {
+        let s: &[E; 8] = s.try_into().expect("chunk of 8");
+        let d: &mut [E; 8] = d.try_into().expect("chunk of 8");
+        *d = *s;
+    }
+    for (d, s) in d8.into_remainder().iter_mut().zip(s8.remainder()) {
+        *d = *s;
     }
 }
 
@@ -1181,18 +1201,16 @@ mod bench_tmp {
         let dev = Cpu::seed_from_u64(0);
         let m = dev.build_module::<Conv2D<I, O, K>, f32>();
         let x: Tensor<(usize, Const<I>, usize, usize), f32, _> = dev.sample_normal_like(&(128, Const, hw, hw));
-        for _ in 0..3 { let y = m.forward(x.leaky_trace()); let _ = y.sum().backward(); }
-        let n = 30;
-        let t = std::time::Instant::now();
-        for _ in 0..n { let _y = m.forward(x.clone()); }
-        let f = t.elapsed().as_secs_f64() * 1e3 / n as f64;
-        let t = std::time::Instant::now();
-        for _ in 0..n { let y = m.forward(x.leaky_trace()); let _ = y.sum().backward(); }
-        let fb = t.elapsed().as_secs_f64() * 1e3 / n as f64;
-        let t = std::time::Instant::now();
-        for _ in 0..n { let _ = x.as_vec(); }
-        let av = t.elapsed().as_secs_f64() * 1e3 / n as f64;
-        println!("conv {I}->{O} k{K} on {hw}x{hw} b128: fwd {f:.3} ms, fwd+bwd(+sum) {fb:.3} ms, as_vec(x) {av:.3} ms");
+        let y0 = m.forward(x.clone());
+        let gy: Tensor<(usize, Const<O>, usize, usize), f32, _> = dev.sample_normal_like(y0.shape());
+        let time = |f: &mut dyn FnMut()| (0..20).map(|_| { let t = std::time::Instant::now(); f(); t.elapsed().as_secs_f64() * 1e3 }).fold(f64::MAX, f64::min);
+        let f = time(&mut || { let _y = m.forward(x.clone()); });
+        let fb = time(&mut || { let y = m.forward(x.leaky_trace()); let _ = (y * gy.clone()).sum().backward(); });
+        let mul = time(&mut || { let y = y0.leaky_trace(); let _ = (y * gy.clone()).sum().backward(); });
+        let s1 = time(&mut || { let y = m.forward(x.leaky_trace()); let _ = y.sum().backward(); });
+        let s0 = time(&mut || { let y = y0.leaky_trace(); let _ = y.sum().backward(); });
+        println!("  with sum loss: raw {s1:.3} loss-only {s0:.3}");
+        println!("conv {I}->{O} k{K} on {hw}x{hw} b128 f32: fwd {f:.3} ms, fwd+bwd {:.3} ms (raw {fb:.3} minus loss {mul:.3})", fb - mul);
     }
 
     #[test]
@@ -1216,13 +1234,19 @@ mod bench_tmp2 {
         let mut dx = vec![0.0f32; d.in_len()];
         let mut dw = vec![0.0f32; d.weight_len()];
         let mut db = vec![0.0f32; d.c_out];
-        for _ in 0..3 { conv_forward(&d, &x, &w, &b, &mut out); }
+        for _ in 0..3 {
+            conv_forward(&d, &x, &w, &b, &mut out);
+        }
         let n = 50;
         let t = std::time::Instant::now();
-        for _ in 0..n { conv_forward(&d, &x, &w, &b, &mut out); }
+        for _ in 0..n {
+            conv_forward(&d, &x, &w, &b, &mut out);
+        }
         let f = t.elapsed().as_secs_f64() * 1e3 / n as f64;
         let t = std::time::Instant::now();
-        for _ in 0..n { conv_backward(&d, &x, &w, &out, &mut dx, &mut dw, &mut db); }
+        for _ in 0..n {
+            conv_backward(&d, &x, &w, &out, &mut dx, &mut dw, &mut db);
+        }
         let bw = t.elapsed().as_secs_f64() * 1e3 / n as f64;
         println!("{d:?}: kernel fwd {f:.3} ms bwd {bw:.3} ms");
     }
@@ -1230,7 +1254,16 @@ mod bench_tmp2 {
     #[test]
     #[ignore]
     fn bench_kernels() {
-        let mk = |c_in, c_out, k, h: usize| ConvDims { batch: 128, c_in, c_out, k, h, w: h, ho: h - k + 1, wo: h - k + 1 };
+        let mk = |c_in, c_out, k, h: usize| ConvDims {
+            batch: 128,
+            c_in,
+            c_out,
+            k,
+            h,
+            w: h,
+            ho: h - k + 1,
+            wo: h - k + 1,
+        };
         run(mk(1, 10, 5, 28));
         run(mk(10, 20, 5, 12));
         run(mk(20, 40, 3, 4));
@@ -1252,20 +1285,82 @@ mod bench_tmp3 {
         let mut dx = vec![0.0f32; g * d.in_img()];
         let mut out = vec![0.0f32; c_out * nc];
         let reps = 128 / g;
-        let time = |f: &mut dyn FnMut()| { let t = std::time::Instant::now(); for _ in 0..reps { f() } t.elapsed().as_secs_f64() * 1e3 };
+        let time = |f: &mut dyn FnMut()| {
+            (0..15).map(|_| {
+            let t = std::time::Instant::now();
+            for _ in 0..reps {
+                f()
+            }
+            t.elapsed().as_secs_f64() * 1e3 }).fold(f64::MAX, f64::min)
+        };
         let t_im = time(&mut || im2col(&d, &x, g, &mut cols));
-        let t_fw = time(&mut || gemm_into(&mut out, Mat::row_major(c_out, nc), false, &w, Mat::row_major(c_out, ikk), &cols, Mat::row_major(ikk, nc)));
-        let t_dw = time(&mut || gemm_into(&mut dw, Mat::row_major(c_out, ikk), true, &gm, Mat::row_major(c_out, nc), &cols, Mat { rows: nc, cols: ikk, rs: 1, cs: nc }));
-        let t_dc = time(&mut || gemm_into(&mut dcols, Mat::row_major(ikk, nc), false, &w, Mat { rows: ikk, cols: c_out, rs: 1, cs: ikk }, &gm, Mat::row_major(c_out, nc)));
+        let t_fw = time(&mut || {
+            gemm_into(
+                &mut out,
+                Mat::row_major(c_out, nc),
+                false,
+                &w,
+                Mat::row_major(c_out, ikk),
+                &cols,
+                Mat::row_major(ikk, nc),
+            )
+        });
+        let t_dw = time(&mut || {
+            gemm_into(
+                &mut dw,
+                Mat::row_major(c_out, ikk),
+                true,
+                &gm,
+                Mat::row_major(c_out, nc),
+                &cols,
+                Mat {
+                    rows: nc,
+                    cols: ikk,
+                    rs: 1,
+                    cs: nc,
+                },
+            )
+        });
+        let t_dc = time(&mut || {
+            gemm_into(
+                &mut dcols,
+                Mat::row_major(ikk, nc),
+                false,
+                &w,
+                Mat {
+                    rows: ikk,
+                    cols: c_out,
+                    rs: 1,
+                    cs: ikk,
+                },
+                &gm,
+                Mat::row_major(c_out, nc),
+            )
+        });
         let t_c2 = time(&mut || col2im_add(&d, &dcols, g, &mut dx));
         println!("c{}->{} g{g}: im2col {t_im:.3} fwdgemm {t_fw:.3} dWgemm {t_dw:.3} dcolsgemm {t_dc:.3} col2im {t_c2:.3} (ms per 128 imgs, 1 thread)", d.c_in, c_out);
     }
     #[test]
     #[ignore]
     fn bench_parts() {
-        let mk = |c_in, c_out, k, h: usize| ConvDims { batch: 128, c_in, c_out, k, h, w: h, ho: h - k + 1, wo: h - k + 1 };
-        for g in [1, 2, 4] { parts(mk(1, 10, 5, 28), g); }
-        for g in [1, 4, 8, 16] { parts(mk(10, 20, 5, 12), g); }
-        for g in [16, 64, 128] { parts(mk(20, 40, 3, 4), g); }
+        let mk = |c_in, c_out, k, h: usize| ConvDims {
+            batch: 128,
+            c_in,
+            c_out,
+            k,
+            h,
+            w: h,
+            ho: h - k + 1,
+            wo: h - k + 1,
+        };
+        for g in [1, 2, 4] {
+            parts(mk(1, 10, 5, 28), g);
+        }
+        for g in [1, 4, 8, 16] {
+            parts(mk(10, 20, 5, 12), g);
+        }
+        for g in [16, 64, 128] {
+            parts(mk(20, 40, 3, 4), g);
+        }
     }
 }

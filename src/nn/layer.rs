@@ -153,8 +153,10 @@ impl<A: Activation, E: Dtype, D: Storage<E>> ActivationLayer<A, E, D> {
 }
 
 impl<A: Activation, E: Dtype + Float> ActivationLayer<A, E, Cpu> {
-    /// The fused forward pass, recording the fused backward pass on `x`'s tape.
-    fn try_forward_fused<S: Shape, T: Tape<E, Cpu>>(
+    /// The fused forward pass with explicit noise, recording the fused backward pass on
+    /// `x`'s tape. [`Module::forward`] and [`ModuleMut::forward_mut`] call it with the noise
+    /// of evaluation and training; tests and custom loops can pick it themselves.
+    pub fn try_forward_fused<S: Shape, T: Tape<E, Cpu>>(
         &self,
         x: Tensor<S, E, Cpu, T>,
         noise: Noise,

@@ -1,5 +1,6 @@
 //! dfdx layers: every activation as a trainable layer with fused CPU kernels, and the
 //! stable-Rust convolution and max-pooling layers that dfdx 0.13 only ships on nightly.
+pub mod composed;
 pub mod conv;
 pub mod fused;
 pub mod layer;

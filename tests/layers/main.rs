@@ -1,0 +1,4 @@
+//! Tests of the dfdx activation layers: fused versus composed, dfdx integration, training.
+
+mod dfdx_integration;
+mod fused_vs_composed;
