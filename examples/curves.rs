@@ -12,6 +12,7 @@
 //!
 //! * `--format csv` (the default) prints the header `x,y,dy_dx` and one row per point, numbers in
 //!   Rust's shortest round-trip formatting of the dtype (`NaN`, `inf`, `-inf` when not finite).
+//!   `x` is the exact sample point `from + i·step`, so in `f64` it may read `-0.39999999999999947`.
 //! * `--format json` prints one object with an array of points:
 //!
 //!   ```text
@@ -25,9 +26,10 @@
 //! * `--svg FILE` also draws `y` and `dy/dx` against `x` into FILE (non-finite points are left
 //!   out of the plot). The SVG is written before anything is printed.
 //!
-//! Invalid arguments (an unknown activation, dtype or format, a bad grid) print one line
-//! `error: ...` on stderr and exit with status 2; a failure to write the SVG or stdout exits
-//! with status 1.
+//! Invalid arguments (an unknown activation, dtype or format, a number that does not parse, a
+//! bad grid) print one line `error: ...` on stderr and exit with status 2; unknown or missing
+//! flags get clap's usual message, also with status 2. A failure to write the SVG or stdout
+//! exits with status 1 (a closed pipe, as with `| head`, ends the program quietly).
 
 use std::fmt::Display;
 use std::io::{self, Write};
@@ -104,24 +106,7 @@ impl CliError {
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(args) => args,
-        // A bad value (`--dtype f16`, `--step abc`) gets one line; help, version, unknown or
-        // missing flags get clap's usual output.
-        Err(e)
-            if matches!(
-                e.kind(),
-                ErrorKind::InvalidValue | ErrorKind::ValueValidation
-            ) =>
-        {
-            let text = e.render().to_string();
-            let lines: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
-                .collect();
-            eprintln!("{}", lines.join(" "));
-            return ExitCode::from(2);
-        }
-        Err(e) => e.exit(),
+        Err(e) => return clap_error(e),
     };
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -131,6 +116,23 @@ fn main() -> ExitCode {
             e.exit_code()
         }
     }
+}
+
+/// A bad value (`--dtype f16`, `--step abc`) gets one line on stderr and status 2; help,
+/// version, unknown or missing flags get clap's usual output.
+fn clap_error(e: clap::Error) -> ExitCode {
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let lines: Vec<&str> = (text.lines().map(str::trim))
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect();
+    eprintln!("{}", lines.join(" "));
+    ExitCode::from(2)
 }
 
 fn run(args: &Args) -> Result<(), CliError> {

@@ -17,7 +17,6 @@
 
 use core::fmt::Debug;
 
-
 use crate::error::ActivationError;
 
 /// The float types the activations are generic over: any [`num_traits::Float`] that can
@@ -139,13 +138,7 @@ pub trait Activation: Clone + Debug + Default + Send + Sync + 'static {
     fn derivatives<F: Float>(&self, x: F) -> (F, Vec<F>) {
         let prepared = self.prepare(&self.params_as::<F>());
         let mut param_grads = vec![F::zero(); self.num_params()];
-        let dx = self.backward(
-            &prepared,
-            x,
-            cast(EVAL_NOISE),
-            F::one(),
-            &mut param_grads,
-        );
+        let dx = self.backward(&prepared, x, cast(EVAL_NOISE), F::one(), &mut param_grads);
         (dx, param_grads)
     }
 }

@@ -122,7 +122,10 @@ pub fn round6(v: f64) -> String {
         return "NaN".into();
     }
     let s = format!("{v:.6}");
-    if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+    if s.trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
         s.trim_start_matches('-').to_string()
     } else {
         s

@@ -48,7 +48,11 @@ impl<F: Float> ElsaTerm<F> {
         let sig = sigmoid(beta);
         Self {
             // `max`/`min` in this order keep a NaN α as NaN rather than dropping it.
-            negative_scale: if alpha.is_nan() { alpha } else { alpha.max(low).min(high) },
+            negative_scale: if alpha.is_nan() {
+                alpha
+            } else {
+                alpha.max(low).min(high)
+            },
             positive_scale: sig,
             sigmoid_slope: sig * (F::one() - sig),
             // PyTorch's clamp passes the gradient at the bounds themselves.

@@ -14,7 +14,9 @@ pub enum ActivationError {
         valid: String,
     },
     /// `elsa-arelu`: AReLU already is ELSA around ReLU.
-    #[error("`elsa-arelu` is refused: AReLU already is ELSA around ReLU (use `arelu` or `elsa-relu`)")]
+    #[error(
+        "`elsa-arelu` is refused: AReLU already is ELSA around ReLU (use `arelu` or `elsa-relu`)"
+    )]
     ElsaOfArelu,
     /// `set_params` got the wrong number of values.
     #[error("{activation} has {expected} learnable parameters, got {got} values")]

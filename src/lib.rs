@@ -6,6 +6,7 @@ pub mod activations;
 pub mod curve;
 pub mod elsa;
 pub mod error;
+pub mod experiment;
 pub mod mnist;
 pub mod name;
 pub mod nn;

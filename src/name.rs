@@ -5,10 +5,10 @@ use core::str::FromStr;
 
 use strum::{EnumCount, EnumIter, IntoEnumIterator, IntoStaticStr};
 
-use crate::nn::composed::ComposedActivation;
 use crate::activations::*;
 use crate::elsa::Elsa;
 use crate::error::ActivationError;
+use crate::nn::composed::ComposedActivation;
 
 /// One of the paper's 19 activations, by name.
 #[derive(
@@ -127,7 +127,10 @@ impl ActivationName {
 
     /// Every valid name, comma separated (for error messages and `--help`).
     pub fn valid_names() -> String {
-        Self::all().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+        Self::all()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Calls `visitor.visit::<A>()` with `A` the type of this variant: `Relu`, `Elsa<Swish>`...

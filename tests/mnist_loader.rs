@@ -13,10 +13,7 @@ fn shipped_subset_from_outside_the_crate() {
     let x = m.train.pixels_f32(0);
     assert_eq!(x.len(), 784);
     assert!(x.iter().all(|&p| (0.0..=1.0).contains(&p)));
-    assert!(
-        x.iter().any(|&p| p == 1.0),
-        "MNIST digits reach full intensity"
-    );
+    assert!(x.contains(&1.0), "MNIST digits reach full intensity");
     let limited: MnistSplit = m.train.take(123);
     assert_eq!(limited.len(), 123);
     assert_eq!(limited.images.len(), 123 * 784);

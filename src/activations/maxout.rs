@@ -51,12 +51,17 @@ impl Maxout {
         self.group
     }
 
-    fn check_shape(&self, len: usize, channels: usize, inner: usize) -> Result<usize, ActivationError> {
+    fn check_shape(
+        &self,
+        len: usize,
+        channels: usize,
+        inner: usize,
+    ) -> Result<usize, ActivationError> {
         let shape_error = |reason: String| ActivationError::Shape {
             activation: "maxout",
             reason,
         };
-        if channels % self.group != 0 {
+        if !channels.is_multiple_of(self.group) {
             return Err(shape_error(format!(
                 "{channels} channels are not divisible by the group size {}",
                 self.group
@@ -66,7 +71,7 @@ impl Maxout {
             .checked_mul(inner)
             .filter(|&n| n > 0)
             .ok_or_else(|| shape_error(format!("bad shape: {channels} channels x {inner}")))?;
-        if len % per_outer != 0 {
+        if !len.is_multiple_of(per_outer) {
             return Err(shape_error(format!(
                 "{len} elements do not divide into {channels} channels of {inner}"
             )));

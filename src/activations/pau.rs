@@ -69,8 +69,15 @@ impl Pau {
     /// The limit of `P(x)/Q(x)` for an infinite `x`.
     fn limit<F: Float>(p: &PauPrepared<F>, x: F) -> F {
         let lead_p = (0..=M).rev().find(|&j| p.a[j] != F::zero());
-        let lead_q = (1..=N).rev().find(|&k| p.b_abs[k - 1] != F::zero()).unwrap_or(0);
-        let q_coefficient = if lead_q == 0 { F::one() } else { p.b_abs[lead_q - 1] };
+        let lead_q = (1..=N)
+            .rev()
+            .find(|&k| p.b_abs[k - 1] != F::zero())
+            .unwrap_or(0);
+        let q_coefficient = if lead_q == 0 {
+            F::one()
+        } else {
+            p.b_abs[lead_q - 1]
+        };
         match lead_p {
             None => F::zero(),
             Some(j) if j < lead_q => F::zero(),
@@ -118,7 +125,11 @@ impl Activation for Pau {
             .collect()
     }
     fn params(&self) -> Vec<f64> {
-        self.numerator.iter().chain(&self.denominator).copied().collect()
+        self.numerator
+            .iter()
+            .chain(&self.denominator)
+            .copied()
+            .collect()
     }
     fn set_params(&mut self, values: &[f64]) -> Result<(), ActivationError> {
         check_param_count("pau", M + 1 + N, values)?;

@@ -53,7 +53,14 @@ impl<const K: usize> Activation for Slaf<K> {
         }
     }
     #[inline(always)]
-    fn backward<F: Float>(&self, c: &[F; K], x: F, _noise: F, grad_out: F, param_grads: &mut [F]) -> F {
+    fn backward<F: Float>(
+        &self,
+        c: &[F; K],
+        x: F,
+        _noise: F,
+        grad_out: F,
+        param_grads: &mut [F],
+    ) -> F {
         let mut power = F::one(); // xⁱ
         let mut previous_power = F::zero(); // xⁱ⁻¹, 0 for i = 0
         let mut dx = F::zero();

@@ -211,7 +211,10 @@ impl ComposedActivation for Pau {
         let mut denominator = constant(x.device(), 1.0, &shape).retaped::<T>();
         for (k, b) in params[6..].iter().enumerate() {
             // |b| on the 0-d tensor, then broadcast.
-            let b = b.retaped::<T>().abs().broadcast_like::<S, S::AllAxes>(&shape);
+            let b = b
+                .retaped::<T>()
+                .abs()
+                .broadcast_like::<S, S::AllAxes>(&shape);
             denominator = denominator + b * x.retaped::<T>().abs().powi(k as i32 + 1);
         }
         with_tape(numerator / denominator, tape)
@@ -247,13 +250,13 @@ fn elsa_scales<S: Shape, E: Dtype + Float, D: Device<E>, T: ComposeTape<E, D>>(
     alpha: &Tensor<(), E, D>,
     beta: &Tensor<(), E, D>,
     shape: &S,
-) -> (Tensor<S, E, D, T>, Tensor<S, E, D, T>) {
+) -> [Tensor<S, E, D, T>; 2] {
     let clamped = alpha.retaped::<T>().clamp(ALPHA_BOUNDS.0, ALPHA_BOUNDS.1);
     let sigma = beta.retaped::<T>().sigmoid();
-    (
+    [
         clamped.broadcast_like::<S, S::AllAxes>(shape),
         sigma.broadcast_like::<S, S::AllAxes>(shape),
-    )
+    ]
 }
 
 impl ComposedActivation for Arelu {
@@ -263,7 +266,7 @@ impl ComposedActivation for Arelu {
         params: &[Tensor<(), E, D>],
         _noise: Noise,
     ) -> Tensor<S, E, D, T> {
-        let (negative, sigma) = elsa_scales::<S, E, D, T>(&params[0], &params[1], x.shape());
+        let [negative, sigma] = elsa_scales::<S, E, D, T>(&params[0], &params[1], x.shape());
         let positive = sigma + E::one();
         let mask = x.lt(E::zero());
         mask.choose(negative * x.with_empty_tape(), positive * x)
@@ -279,7 +282,7 @@ impl<A: ComposedActivation> ComposedActivation for Elsa<A> {
     ) -> Tensor<S, E, D, T> {
         let n = params.len() - 2;
         let base = self.base.composed(x.with_empty_tape(), &params[..n], noise);
-        let (negative, positive) = elsa_scales::<S, E, D, T>(&params[n], &params[n + 1], x.shape());
+        let [negative, positive] = elsa_scales::<S, E, D, T>(&params[n], &params[n + 1], x.shape());
         let mask = x.lt(E::zero());
         let attention = mask.choose(negative * x.with_empty_tape(), positive * x);
         base + attention

@@ -114,21 +114,28 @@ pub fn backward<A: Activation, F: Float>(
                 *gx = *gx + activation.backward(&prepared, xi, half, gi, &mut partial);
             }
         }
-        partial.iter().map(|p| p.to_f64().unwrap_or(f64::NAN)).collect()
-    };
-    let add = |mut a: Vec<f64>, b: Vec<f64>| {
-        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-        a
+        partial
+            .iter()
+            .map(|p| p.to_f64().unwrap_or(f64::NAN))
+            .collect()
     };
     if x.len() <= CHUNK {
         run(0, x, grad_out, grad_x)
     } else {
-        grad_x
+        // Partial sums are collected in chunk order and added up sequentially, so the result
+        // is bit-identical whatever the thread count or scheduling.
+        let partials: Vec<Vec<f64>> = grad_x
             .par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK).zip(grad_out.par_chunks(CHUNK)))
             .enumerate()
             .map(|(c, (dx, (x, dy)))| run(c * CHUNK, x, dy, dx))
-            .reduce(|| vec![0.0; n_params], add)
+            .collect();
+        partials
+            .iter()
+            .fold(vec![0.0; n_params], |mut total, partial| {
+                total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
+                total
+            })
     }
 }
 
@@ -138,7 +145,9 @@ mod tests {
     use crate::{Arelu, Elsa, Pau, Rrelu, Swish};
 
     fn data(n: usize) -> Vec<f64> {
-        (0..n).map(|i| ((i * 7919) % 1000) as f64 / 125.0 - 4.0).collect()
+        (0..n)
+            .map(|i| ((i * 7919) % 1000) as f64 / 125.0 - 4.0)
+            .collect()
     }
 
     fn check_against_elementwise<A: Activation>(act: A, noise: Noise) {

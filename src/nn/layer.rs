@@ -32,9 +32,7 @@
 use dfdx::nn::{BuildModule, BuildOnDevice, Module, ModuleMut, ModuleVisitor, TensorCollection};
 use dfdx::prelude::TensorOptions;
 use dfdx::shapes::{Dtype, HasShape, Shape};
-use dfdx::tensor::{
-    Cpu, CpuError, PutTape, SplitTape, Storage, Tape, Tensor, TensorFromVec,
-};
+use dfdx::tensor::{Cpu, CpuError, PutTape, SplitTape, Storage, Tape, Tensor, TensorFromVec};
 use dfdx::tensor_ops::{Device, ReshapeTo};
 use thiserror::Error;
 
@@ -108,11 +106,7 @@ impl<A: Activation, E: Dtype + Float, D: Device<E>> ActivationLayer<A, E, D> {
     /// # Errors
     /// [`ActivationError::ParamCount`] when `values` has the wrong length.
     pub fn try_set_params(&mut self, values: &[f64]) -> Result<(), ActivationError> {
-        crate::activation::check_param_count(
-            &self.activation.name(),
-            self.params.len(),
-            values,
-        )?;
+        crate::activation::check_param_count(&self.activation.name(), self.params.len(), values)?;
         for (tensor, &value) in self.params.iter_mut().zip(values) {
             tensor.copy_from(&[cast::<E>(value)]);
         }
@@ -135,7 +129,6 @@ impl<A: Activation, E: Dtype + Float, D: Device<E>> ActivationLayer<A, E, D> {
         self.noise_seed = seed;
         self.training_passes = 0;
     }
-
 }
 
 impl<A: Activation, E: Dtype, D: Storage<E>> ActivationLayer<A, E, D> {
@@ -193,7 +186,7 @@ impl<A: Activation, E: Dtype + Float> ActivationLayer<A, E, Cpu> {
                 let sums = fused::backward(&activation, &params, noise, &x_data, grad_y, grad_x);
                 for (ghost, sum) in param_ghosts.iter().zip(sums) {
                     let grad = grads.get_or_alloc_mut(ghost)?;
-                    grad[0] = grad[0] + cast::<E>(sum);
+                    grad[0] += cast::<E>(sum);
                 }
                 Ok(())
             });
@@ -317,3 +310,18 @@ build_on_device!(
     Slaf<K> where [const K: usize],
     Elsa<A> where [A: Activation],
 );
+
+/// A builder for `ActivationLayer<A, _, _>` that works for every `A: Activation` at once,
+/// where generic code cannot name `A` itself as a builder (dfdx's `BuildOnDevice` is
+/// implemented for each activation type separately). `MnistConv<A>` is made of these.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Act<A>(core::marker::PhantomData<A>);
+
+impl<A: Activation, E: Dtype + Float, D: Device<E>> BuildOnDevice<D, E> for Act<A> {
+    type Built = ActivationLayer<A, E, D>;
+    fn try_build_on_device(device: &D) -> Result<Self::Built, D::Err> {
+        let mut layer = Self::Built::try_build(device)?;
+        layer.noise_seed = device.random_u64();
+        Ok(layer)
+    }
+}

@@ -4,6 +4,8 @@ pub mod composed;
 pub mod conv;
 pub mod fused;
 pub mod layer;
+pub mod mnist_conv;
 pub mod pool;
 
-pub use layer::{ActivationLayer, LayerError};
+pub use layer::{Act, ActivationLayer, LayerError};
+pub use mnist_conv::{MnistConv, MnistInput};

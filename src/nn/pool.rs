@@ -129,7 +129,7 @@ where
 
 fn max_pool<const K: usize, B, C, H, W, E, T>(
     x: Tensor<(B, C, H, W), E, Cpu, T>,
-) -> Result<Tensor<(B, C, usize, usize), E, Cpu, T>, CpuError>
+) -> Result<Pooled<B, C, E, T>, CpuError>
 where
     B: Dim,
     C: Dim,
@@ -167,7 +167,11 @@ where
         tape.add_backward_op(move |grads| {
             grads.try_alloc_for(&out_ghost)?;
             grads.try_alloc_for(&x_ghost)?;
-            let grad_out: *const E = grads.get_or_alloc_mut(&out_ghost)?.as_ptr();
+            let grad_out = grads.get_or_alloc_mut(&out_ghost)?;
+            if grad_out.len() < d.planes * d.ho * d.wo {
+                return Err(CpuError::WrongNumElements);
+            }
+            let grad_out: *const E = grad_out.as_ptr();
             let grad_x = grads.get_or_alloc_mut(&x_ghost)?;
             if grad_x.len() < x_data.len() {
                 return Err(CpuError::WrongNumElements);
@@ -177,8 +181,8 @@ where
             // gradient is a different entry (and heap buffer) of `grads` than
             // the one of `x_ghost`. Both entries exist (`try_alloc_for`
             // above) and none is inserted or removed while the slices live,
-            // so the buffer is not moved, freed or mutably aliased. It holds
-            // exactly `planes * ho * wo` elements (that tensor is contiguous).
+            // so the buffer is not moved, freed or mutably aliased. Its length
+            // was checked above.
             let grad_out: &[E] =
                 unsafe { std::slice::from_raw_parts(grad_out, d.planes * d.ho * d.wo) };
             pool_backward::<K, E>(&d, &x_data, grad_out, &mut grad_x[..x_data.len()]);
@@ -187,6 +191,9 @@ where
     }
     Ok(out.put_tape(tape))
 }
+
+/// Output of a batched forward: `(B, C, usize, usize)` on the Cpu.
+type Pooled<B, C, E, T> = Tensor<(B, C, usize, usize), E, Cpu, T>;
 
 /// Runtime sizes of one pooling call.
 #[derive(Debug, Clone, Copy)]

@@ -20,13 +20,22 @@ fn arelu_equals_elsa_relu_for_every_x_alpha_beta() {
             let elsa = Elsa::new(Relu).with_alpha_beta(alpha, beta);
             for &x in &xs {
                 let (ya, ye) = (arelu.eval(x), elsa.eval(x));
-                assert!(same(ya, ye), "value at x={x} α={alpha} β={beta}: {ya} vs {ye}");
+                assert!(
+                    same(ya, ye),
+                    "value at x={x} α={alpha} β={beta}: {ya} vs {ye}"
+                );
                 let (dx_a, dp_a) = arelu.derivatives(x);
                 let (dx_e, dp_e) = elsa.derivatives(x);
-                assert!(same(dx_a, dx_e), "d/dx at x={x} α={alpha} β={beta}: {dx_a} vs {dx_e}");
+                assert!(
+                    same(dx_a, dx_e),
+                    "d/dx at x={x} α={alpha} β={beta}: {dx_a} vs {dx_e}"
+                );
                 assert_eq!(dp_a.len(), 2);
                 for (a, e) in dp_a.iter().zip(&dp_e) {
-                    assert!(same(*a, *e), "d/dparams at x={x} α={alpha} β={beta}: {a} vs {e}");
+                    assert!(
+                        same(*a, *e),
+                        "d/dparams at x={x} α={alpha} β={beta}: {a} vs {e}"
+                    );
                 }
                 if !(0.01..=0.99).contains(&alpha) {
                     assert_eq!(dp_a[0], 0.0, "the clamp cuts α's gradient at α={alpha}");

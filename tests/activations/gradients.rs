@@ -43,13 +43,17 @@ fn every_gradient_matches_central_differences() {
                     for j in 0..params.len() {
                         // PAU's default b1 and b3 lie within H of the kink of |b| at 0: the
                         // step stays on their side of it.
-                        let h = if params[j] == 0.0 { H } else { H.min(params[j].abs() / 10.0) };
+                        let h = if params[j] == 0.0 {
+                            H
+                        } else {
+                            H.min(params[j].abs() / 10.0)
+                        };
                         let mut up = params.clone();
                         let mut down = params.clone();
                         up[j] += h;
                         down[j] -= h;
-                        let numeric = (act.value64(&up, x, noise) - act.value64(&down, x, noise))
-                            / (2.0 * h);
+                        let numeric =
+                            (act.value64(&up, x, noise) - act.value64(&down, x, noise)) / (2.0 * h);
                         let param = &act.param_names()[j];
                         assert_close(&format!("{name} d/d{param} at {x}"), dparams[j], numeric);
                     }
@@ -104,12 +108,11 @@ fn kinks_follow_pytorch_autograd() {
 fn rrelu_draws_its_slope_from_the_noise() {
     use arelu::*;
     let r = Rrelu::default();
-    let p = r.prepare::<f64>(&[]);
-    assert_eq!(r.value(&p, -1.0, 0.0), -0.125);
-    assert!((r.value(&p, -1.0_f64, 1.0) + 1.0 / 3.0).abs() < 1e-15);
-    assert!((r.value(&p, -1.0_f64, 0.5) - r.eval(-1.0_f64)).abs() < 1e-15);
-    assert_eq!(r.value(&p, 2.0, 0.9), 2.0);
-    assert!(<Rrelu as Activation>::STOCHASTIC);
-    assert!(<Elsa<Rrelu> as Activation>::STOCHASTIC);
-    assert!(!<Elsa<Relu> as Activation>::STOCHASTIC);
+    assert_eq!(r.value(&(), -1.0, 0.0), -0.125);
+    assert!((r.value(&(), -1.0_f64, 1.0) + 1.0 / 3.0).abs() < 1e-15);
+    assert!((r.value(&(), -1.0_f64, 0.5) - r.eval(-1.0_f64)).abs() < 1e-15);
+    assert_eq!(r.value(&(), 2.0, 0.9), 2.0);
+    const { assert!(<Rrelu as Activation>::STOCHASTIC) };
+    const { assert!(<Elsa<Rrelu> as Activation>::STOCHASTIC) };
+    const { assert!(!<Elsa<Relu> as Activation>::STOCHASTIC) };
 }

@@ -5,8 +5,25 @@ use arelu::{ActivationError, ActivationName, BaseActivation};
 use crate::all_variants;
 
 const BASES: [&str; 19] = [
-    "relu", "relu6", "leaky_relu", "rrelu", "celu", "elu", "gelu", "maxout", "selu", "sigmoid",
-    "softplus", "swish", "tanh", "apl", "mixture", "pau", "prelu", "slaf", "arelu",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "rrelu",
+    "celu",
+    "elu",
+    "gelu",
+    "maxout",
+    "selu",
+    "sigmoid",
+    "softplus",
+    "swish",
+    "tanh",
+    "apl",
+    "mixture",
+    "pau",
+    "prelu",
+    "slaf",
+    "arelu",
 ];
 
 #[test]
@@ -63,5 +80,8 @@ fn learnable_bases_are_the_last_six() {
         .filter(|s| s.parse::<BaseActivation>().unwrap().is_learnable())
         .copied()
         .collect();
-    assert_eq!(learnable, ["apl", "mixture", "pau", "prelu", "slaf", "arelu"]);
+    assert_eq!(
+        learnable,
+        ["apl", "mixture", "pau", "prelu", "slaf", "arelu"]
+    );
 }

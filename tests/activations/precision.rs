@@ -14,15 +14,30 @@ fn f32_agrees_with_f64() {
             let x32 = x as f32;
             let x = x32 as f64;
             let tol = |v: f64| 2e-6 * v.abs().max(1.0);
-            let (y64, y32) = (act.value64(&p64, x, 0.5), act.value32(&p32, x32, 0.5) as f64);
-            assert!((y64 - y32).abs() <= tol(y64), "{} y({x}): {y64} vs {y32}", act.name());
+            let (y64, y32) = (
+                act.value64(&p64, x, 0.5),
+                act.value32(&p32, x32, 0.5) as f64,
+            );
+            assert!(
+                (y64 - y32).abs() <= tol(y64),
+                "{} y({x}): {y64} vs {y32}",
+                act.name()
+            );
             let (d64, g64) = act.grads64(&p64, x, 0.5);
             let (d32, g32) = act.grads32(&p32, x32, 0.5);
             let d32 = d32 as f64;
-            assert!((d64 - d32).abs() <= tol(d64), "{} dy/dx({x}): {d64} vs {d32}", act.name());
+            assert!(
+                (d64 - d32).abs() <= tol(d64),
+                "{} dy/dx({x}): {d64} vs {d32}",
+                act.name()
+            );
             for (a, b) in g64.iter().zip(&g32) {
                 let b = *b as f64;
-                assert!((a - b).abs() <= tol(*a), "{} dθ({x}): {a} vs {b}", act.name());
+                assert!(
+                    (a - b).abs() <= tol(*a),
+                    "{} dθ({x}): {a} vs {b}",
+                    act.name()
+                );
             }
         }
     }

@@ -1,6 +1,6 @@
 //! insta snapshots of all 37 curves on a fixed grid, rounded to 6 decimals.
 
-use arelu::{curve, Activation, ActivationName, ActivationVisitor};
+use arelu::{curve, ActivationName, ActivationVisitor};
 
 struct Table(Vec<f64>);
 

@@ -7,10 +7,18 @@ fn nan_in_gives_nan_out() {
     for act in all_variants() {
         let params = act.params();
         for noise in [0.5, 0.1] {
-            assert!(act.value64(&params, f64::NAN, noise).is_nan(), "{}", act.name());
             assert!(
-                act.value32(&params.iter().map(|&v| v as f32).collect::<Vec<_>>(), f32::NAN, noise as f32)
-                    .is_nan(),
+                act.value64(&params, f64::NAN, noise).is_nan(),
+                "{}",
+                act.name()
+            );
+            assert!(
+                act.value32(
+                    &params.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+                    f32::NAN,
+                    noise as f32
+                )
+                .is_nan(),
                 "{}",
                 act.name()
             );
@@ -54,7 +62,11 @@ fn infinities_give_the_limits_of_the_formulas() {
         let act = variants.iter().find(|a| a.name() == name).unwrap();
         let p = act.params();
         assert_eq!(act.value64(&p, f64::INFINITY, 0.5), plus, "{name}(+inf)");
-        assert_eq!(act.value64(&p, f64::NEG_INFINITY, 0.5), minus, "{name}(-inf)");
+        assert_eq!(
+            act.value64(&p, f64::NEG_INFINITY, 0.5),
+            minus,
+            "{name}(-inf)"
+        );
         // ELSA adds σ(β)·∞ on the right and C(α)·(−∞) on the left.
         let elsa = format!("elsa-{name}");
         if let Some(wrapped) = variants.iter().find(|a| a.name() == elsa) {

@@ -23,10 +23,16 @@ fn fixed_activations_match_reference_values() {
     close(Rrelu::default().eval(-3.0), -3.0 * 11.0 / 48.0);
     close(Rrelu::default().eval(2.0), 2.0);
     close(Celu::default().eval(-1.0), -0.632_120_558_828_557_7);
-    close(Celu::new(2.0).unwrap().eval(-2.0), 2.0 * -0.632_120_558_828_557_7);
+    close(
+        Celu::new(2.0).unwrap().eval(-2.0),
+        2.0 * -0.632_120_558_828_557_7,
+    );
     close(Celu::default().eval(1.5), 1.5);
     close(Elu::default().eval(-2.0), -0.864_664_716_763_387_3);
-    close(Elu::new(0.5).unwrap().eval(-2.0), 0.5 * -0.864_664_716_763_387_3);
+    close(
+        Elu::new(0.5).unwrap().eval(-2.0),
+        0.5 * -0.864_664_716_763_387_3,
+    );
     close(Gelu.eval(1.0), 0.841_222_702_650_805);
     close(Gelu.eval(-1.0), -0.158_777_297_349_195);
     close(Maxout::default().eval(-1.25), -1.25);
@@ -34,10 +40,13 @@ fn fixed_activations_match_reference_values() {
     close(Selu.eval(2.0), 2.0 * 1.050_700_987_355_480_5);
     close(Sigmoid.eval(0.0), 0.5);
     close(Sigmoid.eval(1.0), 0.731_058_578_630_004_9);
-    close(Softplus::default().eval(0.0), 0.693_147_180_559_945_3);
+    close(Softplus::default().eval(0.0), std::f64::consts::LN_2);
     close(Softplus::default().eval(-1.0), 0.313_261_687_518_222_86);
     close(Softplus::default().eval(25.0), 25.0); // above the threshold: x itself
-    close(Softplus::new(2.0, 20.0).unwrap().eval(0.0), 0.693_147_180_559_945_3 / 2.0);
+    close(
+        Softplus::new(2.0, 20.0).unwrap().eval(0.0),
+        std::f64::consts::LN_2 / 2.0,
+    );
     close(Swish.eval(1.0), 0.731_058_578_630_004_9);
     close(Tanh.eval(0.5), 0.462_117_157_260_009_74);
 }
@@ -49,7 +58,11 @@ fn learnable_activations_match_reference_values() {
     close(Apl::<1>::default().eval(2.0), 2.0);
     close(Apl::<1>::default().eval(0.25), 0.25 + 0.2 * 0.25);
     close(
-        Apl::<2> { a: [0.2, 1.0], b: [0.5, -1.0] }.eval(-2.0),
+        Apl::<2> {
+            a: [0.2, 1.0],
+            b: [0.5, -1.0],
+        }
+        .eval(-2.0),
         0.2 * 2.5 + 1.0 * 1.0,
     );
     // Mixture with p = 0 is ReLU; with p = 0.5 it halves negatives.
@@ -64,7 +77,13 @@ fn learnable_activations_match_reference_values() {
     close(Prelu::default().eval(-2.0), -0.5);
     close(Prelu::default().eval(2.0), 2.0);
     close(Slaf::<2>::default().eval(3.0), 4.0);
-    close(Slaf::<3> { c: [1.0, -2.0, 0.5] }.eval(2.0), 1.0 - 4.0 + 2.0);
+    close(
+        Slaf::<3> {
+            c: [1.0, -2.0, 0.5],
+        }
+        .eval(2.0),
+        1.0 - 4.0 + 2.0,
+    );
     // AReLU: C(0.9)·x and (1 + σ(2))·x.
     close(Arelu::default().eval(-2.0), -1.8);
     close(Arelu::default().eval(2.0), 3.761_594_155_955_764_4);
@@ -124,7 +143,10 @@ fn set_params_checks_the_count_and_round_trips() {
 fn invalid_hyperparameters_are_typed_errors() {
     assert!(matches!(
         Rrelu::new(0.5, 0.1),
-        Err(ActivationError::InvalidHyperparameter { activation: "rrelu", .. })
+        Err(ActivationError::InvalidHyperparameter {
+            activation: "rrelu",
+            ..
+        })
     ));
     assert!(Rrelu::new(f64::NAN, 0.1).is_err());
     assert!(Celu::new(0.0).is_err());
@@ -135,7 +157,9 @@ fn invalid_hyperparameters_are_typed_errors() {
     assert!(Maxout::new(0).is_err());
     assert!(Maxout::new(2).unwrap().check_elementwise().is_err());
     assert!(Maxout::default().check_elementwise().is_ok());
-    assert!(Elsa::new(Maxout::new(3).unwrap()).check_elementwise().is_err());
+    assert!(Elsa::new(Maxout::new(3).unwrap())
+        .check_elementwise()
+        .is_err());
 }
 
 #[test]
@@ -155,5 +179,8 @@ fn grouped_maxout_takes_the_max_of_each_channel_group() {
     assert!(maxout.forward_grouped(&x[..7], 4, 1).is_err());
     assert!(maxout.backward_grouped(&x, 4, 1, &[1.0]).is_err());
     // Group size 1 is the identity.
-    assert_eq!(Maxout::default().forward_grouped(&x[..4], 4, 1).unwrap(), x[..4]);
+    assert_eq!(
+        Maxout::default().forward_grouped(&x[..4], 4, 1).unwrap(),
+        x[..4]
+    );
 }

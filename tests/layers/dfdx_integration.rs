@@ -20,11 +20,19 @@ fn activation_types_are_builders_usable_in_tuples() {
 #[test]
 fn num_params_counts_activation_parameters() {
     let dev = Cpu::default();
-    assert_eq!(dev.build_module::<Elsa<Pau>, f32>().num_trainable_params(), 12);
-    assert_eq!(dev.build_module::<Arelu, f32>().num_trainable_params(), 2);
-    assert_eq!(dev.build_module::<arelu::Relu, f32>().num_trainable_params(), 0);
     assert_eq!(
-        dev.build_module::<(Linear<2, 2>, Prelu), f32>().num_trainable_params(),
+        dev.build_module::<Elsa<Pau>, f32>().num_trainable_params(),
+        12
+    );
+    assert_eq!(dev.build_module::<Arelu, f32>().num_trainable_params(), 2);
+    assert_eq!(
+        dev.build_module::<arelu::Relu, f32>()
+            .num_trainable_params(),
+        0
+    );
+    assert_eq!(
+        dev.build_module::<(Linear<2, 2>, Prelu), f32>()
+            .num_trainable_params(),
         6 + 1
     );
 }
@@ -42,8 +50,7 @@ fn reset_params_restores_the_initial_values() {
 #[test]
 fn initial_values_can_be_chosen_from_code() {
     let dev = Cpu::default();
-    let layer =
-        arelu::nn::ActivationLayer::try_new(Arelu::new(0.3, -1.0), &dev).unwrap();
+    let layer = arelu::nn::ActivationLayer::try_new(Arelu::new(0.3, -1.0), &dev).unwrap();
     let layer: arelu::nn::ActivationLayer<Arelu, f32, Cpu> = layer;
     assert_eq!(layer.param_values(), [0.3f32 as f64, -1.0]);
     assert_eq!(layer.activation(), Arelu::new(0.3f32 as f64, -1.0));
@@ -65,9 +72,19 @@ fn sgd_and_adam_update_alpha_and_beta() {
     let target: Tensor<Rank2<16, 1>, f32, _> = dev.sample_normal();
     let mut sgd = Sgd::new(
         &model,
-        SgdConfig { lr: 0.1, momentum: Some(Momentum::Classic(0.9)), weight_decay: None },
+        SgdConfig {
+            lr: 0.1,
+            momentum: Some(Momentum::Classic(0.9)),
+            weight_decay: None,
+        },
     );
-    let mut adam = Adam::new(&model, AdamConfig { lr: 0.01, ..Default::default() });
+    let mut adam = Adam::new(
+        &model,
+        AdamConfig {
+            lr: 0.01,
+            ..Default::default()
+        },
+    );
     let before = model.1.param_values();
     let mut losses = Vec::new();
     for step in 0..20 {
@@ -111,7 +128,11 @@ fn rrelu_is_random_only_in_training() {
     let x: Tensor<Rank1<1000>, f64, _> = dev.ones() * -1.0;
     // Evaluation: the mean slope, with or without a tape, and through forward_mut without one.
     let eval = layer.forward(x.clone()).as_vec();
-    assert!(eval.iter().all(|&v| (v + Rrelu::default().bounds().0 / 2.0 + Rrelu::default().bounds().1 / 2.0).abs() < 1e-12));
+    assert!(eval.iter().all(|&v| (v
+        + Rrelu::default().bounds().0 / 2.0
+        + Rrelu::default().bounds().1 / 2.0)
+        .abs()
+        < 1e-12));
     assert_eq!(layer.forward_mut(x.clone()).as_vec(), eval);
     // Training: slopes drawn from U(1/8, 1/3), different at every pass.
     let first = layer.forward_mut(x.clone().leaky_trace()).as_vec();
@@ -120,7 +141,10 @@ fn rrelu_is_random_only_in_training() {
     let (low, high) = Rrelu::default().bounds();
     assert!(first.iter().all(|&v| -v >= low && -v < high));
     let mean = first.iter().map(|v| -v).sum::<f64>() / 1000.0;
-    assert!((mean - (low + high) / 2.0).abs() < 0.02, "mean slope {mean}");
+    assert!(
+        (mean - (low + high) / 2.0).abs() < 0.02,
+        "mean slope {mean}"
+    );
 }
 
 #[test]

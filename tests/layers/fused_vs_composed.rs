@@ -30,7 +30,8 @@ where
 
     let x: Tensor<Shape3, E, Cpu> = if permuted {
         // Stored transposed: the strides are not the standard ones.
-        let stored: Tensor<Rank3<5, 4, 3>, E, Cpu> = dev.tensor_from_vec(spread(60, 1), Rank3::<5, 4, 3>::default());
+        let stored: Tensor<Rank3<5, 4, 3>, E, Cpu> =
+            dev.tensor_from_vec(spread(60, 1), Rank3::<5, 4, 3>::default());
         stored.permute::<Shape3, Axes3<2, 1, 0>>()
     } else {
         dev.tensor_from_vec(spread(60, 1), Shape3::default())
@@ -40,7 +41,9 @@ where
     // The input is an intermediate result (x·1.5), not a leaf: both paths must hand the
     // gradient on to what came before them.
     let scale = E::from_f64(1.5).unwrap();
-    let y_fused = layer.try_forward_fused(x.leaky_trace() * scale, noise).unwrap();
+    let y_fused = layer
+        .try_forward_fused(x.leaky_trace() * scale, noise)
+        .unwrap();
     let y_fused_values = y_fused.as_vec();
     let fused_grads = (y_fused * weights.clone()).sum().backward();
 
@@ -60,7 +63,11 @@ where
         }
     };
     close("y", &y_fused_values, &y_composed_values);
-    close("dx", &fused_grads.get(&x).as_vec(), &composed_grads.get(&x).as_vec());
+    close(
+        "dx",
+        &fused_grads.get(&x).as_vec(),
+        &composed_grads.get(&x).as_vec(),
+    );
     for (p, pname) in layer.params.iter().zip(layer.param_names()) {
         close(
             &format!("d{pname}"),
@@ -72,14 +79,22 @@ where
 
 /// `n` values spread over about [-4, 4], none at a kink (0, 0.5 or 6), from a simple LCG.
 fn spread<E: arelu::activation::Float>(n: usize, seed: u64) -> Vec<E> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let u = (state >> 11) as f64 / (1u64 << 53) as f64;
             let v = (u - 0.5) * 8.0;
             // Keep clear of the kinks, where one-sided conventions may differ.
-            let v = if (v.abs()) < 0.05 || (v - 0.5).abs() < 0.05 { v + 0.2 } else { v };
+            let v = if (v.abs()) < 0.05 || (v - 0.5).abs() < 0.05 {
+                v + 0.2
+            } else {
+                v
+            };
             E::from(v).unwrap()
         })
         .collect()
@@ -101,14 +116,20 @@ impl ActivationVisitor for Compare {
 #[test]
 fn all_37_variants_agree_on_contiguous_inputs() {
     for name in ActivationName::all() {
-        name.visit(Compare { permuted: false, noise: Noise::Eval });
+        name.visit(Compare {
+            permuted: false,
+            noise: Noise::Eval,
+        });
     }
 }
 
 #[test]
 fn all_37_variants_agree_on_permuted_inputs() {
     for name in ActivationName::all() {
-        name.visit(Compare { permuted: true, noise: Noise::Eval });
+        name.visit(Compare {
+            permuted: true,
+            noise: Noise::Eval,
+        });
     }
 }
 
@@ -116,7 +137,13 @@ fn all_37_variants_agree_on_permuted_inputs() {
 fn training_noise_agrees_for_rrelu() {
     for name in ["rrelu", "elsa-rrelu"] {
         let name: ActivationName = name.parse().unwrap();
-        name.visit(Compare { permuted: false, noise: Noise::Train { seed: 3 } });
-        name.visit(Compare { permuted: true, noise: Noise::Train { seed: 4 } });
+        name.visit(Compare {
+            permuted: false,
+            noise: Noise::Train { seed: 3 },
+        });
+        name.visit(Compare {
+            permuted: true,
+            noise: Noise::Train { seed: 4 },
+        });
     }
 }

@@ -2,3 +2,4 @@
 
 mod dfdx_integration;
 mod fused_vs_composed;
+mod training;

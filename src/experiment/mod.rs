@@ -1,0 +1,13 @@
+//! The paper's MNIST experiments: training runs of `MnistConv<A>` and the tables made from
+//! them.
+
+pub mod batches;
+pub mod grid;
+pub mod output;
+pub mod record;
+pub mod store;
+pub mod table;
+pub mod train;
+
+pub use record::RunRecord;
+pub use train::{train_run, EpochResult, Optimizer, RunResult, RunSpec};
