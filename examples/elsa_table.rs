@@ -24,11 +24,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use arelu::experiment::batches::Images;
-use arelu::experiment::grid::{run_grid, ElsaMode, Grid};
-use arelu::experiment::output::write_outputs;
-use arelu::experiment::store::{Settings, Store, FORMAT};
+use arelu::experiment::generate::generate;
+use arelu::experiment::grid::{ElsaMode, Grid};
+use arelu::experiment::store::{Settings, FORMAT};
 use arelu::experiment::train::BATCH_SIZE;
-use arelu::experiment::{Optimizer, RunRecord};
+use arelu::experiment::Optimizer;
 use arelu::mnist::Mnist;
 use arelu::BaseActivation;
 use clap::Parser;
@@ -68,6 +68,9 @@ struct Args {
     /// Output directory.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Make at most N runs in this call (rerun to resume).
+    #[arg(long)]
+    max_runs: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -133,54 +136,53 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         epochs: grid.epochs,
         batch_size: BATCH_SIZE,
     };
-    let mut store = Store::open(&out, &settings)?;
-    let done = store.done();
-    let todo: Vec<_> = grid
-        .specs()
-        .into_iter()
-        .filter(|s| !done.contains(&s.key()))
-        .collect();
-    let total = grid.specs().len();
+    let (train, test) = (Images::new(&mnist.train), Images::new(&mnist.test));
     eprintln!(
-        "{} runs in the grid, {} already in {}, {} to go on {} train / {} test images, {jobs} jobs",
-        total,
-        total - todo.len(),
-        out.join("results.jsonl").display(),
-        todo.len(),
+        "{} runs in the grid; {} train / {} test images; {jobs} jobs; results in {}",
+        grid.specs().len(),
         settings.train_images,
         settings.test_images,
+        out.join("results.jsonl").display(),
     );
-
-    let (train, test) = (Images::new(&mnist.train), Images::new(&mnist.test));
-    let bar = ProgressBar::new(todo.len() as u64);
+    let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template(
         "{bar:40} {pos}/{len} runs, {elapsed} elapsed, ETA {eta} {msg}",
     )?);
     let start = Instant::now();
-    run_grid(&todo, &train, &test, jobs, |result| {
-        let record = RunRecord::from_result(&result);
-        bar.set_message(format!(
-            "(last: {} {} lr {} seed {}: {:.2}%)",
-            result.spec.activation,
-            record.optimizer.as_str(),
-            record.lr,
-            record.seed,
-            record.test_accuracy
-        ));
-        bar.inc(1);
-        store.append(record)
-    })?;
-    bar.finish();
-    eprintln!("grid finished in {:.1} s", start.elapsed().as_secs_f64());
-
-    let records: Vec<RunRecord> = store
-        .records()
-        .iter()
-        .filter(|r| grid.contains(r))
-        .cloned()
-        .collect();
-    let written = write_outputs(&out, &records, &grid.optimizers, &grid.lrs)?;
-    for path in written {
+    let generated = generate(
+        &grid,
+        (&train, &test),
+        &settings,
+        &out,
+        jobs,
+        args.max_runs,
+        |record| {
+            bar.set_message(format!(
+                "(last: {}{} {} lr {} seed {}: {:.2}%)",
+                if record.elsa { "elsa-" } else { "" },
+                record.activation,
+                record.optimizer.as_str(),
+                record.lr,
+                record.seed,
+                record.test_accuracy
+            ));
+            bar.inc(1);
+        },
+    );
+    bar.finish_and_clear();
+    let generated = generated?;
+    eprintln!(
+        "{} runs made in {:.1} s, {} were already done, {} of {} still to do",
+        generated.ran,
+        start.elapsed().as_secs_f64(),
+        generated.skipped,
+        generated.total - generated.skipped - generated.ran,
+        generated.total
+    );
+    if generated.files.is_empty() {
+        eprintln!("the grid is not complete yet: rerun the same command to resume");
+    }
+    for path in generated.files {
         eprintln!("wrote {}", path.display());
     }
     Ok(())

@@ -64,6 +64,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             lr: args.lr,
             seed: 0,
             epochs: 1,
+            initial_alpha_beta: None,
         };
         let result = train_run(spec, &train, &test);
         let epoch = &result.epochs[0];

@@ -77,6 +77,7 @@ impl Grid {
                                 lr,
                                 seed,
                                 epochs: self.epochs,
+                                initial_alpha_beta: None,
                             });
                         }
                     }

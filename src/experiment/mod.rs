@@ -2,6 +2,8 @@
 //! them.
 
 pub mod batches;
+pub mod figures;
+pub mod generate;
 pub mod grid;
 pub mod output;
 pub mod record;

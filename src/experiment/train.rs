@@ -64,6 +64,9 @@ pub struct RunSpec {
     pub seed: u64,
     /// Epochs to train.
     pub epochs: usize,
+    /// Initial `(α, β)` of every activation layer's ELSA term (AReLU or `Elsa<A>`), instead
+    /// of the paper's `(0.9, 2.0)`; for the initialisation study of Figure 2.
+    pub initial_alpha_beta: Option<(f64, f64)>,
 }
 
 /// One epoch's outcome.
@@ -108,6 +111,19 @@ pub fn train_run(spec: RunSpec, train: &Images, test: &Images) -> RunResult {
 pub fn train_typed<A: Activation>(spec: RunSpec, train: &Images, test: &Images) -> RunResult {
     let dev = Cpu::seed_from_u64(spec.seed);
     let mut model = dev.build_module::<MnistConv<A>, f32>();
+    if let Some((alpha, beta)) = spec.initial_alpha_beta {
+        // α and β are the last two parameters of AReLU and of every `Elsa<A>`.
+        for layer in [&mut model.0 .2, &mut model.1 .2, &mut model.2 .2] {
+            let mut values = layer.param_values();
+            let n = values.len();
+            if n >= 2 && layer.param_names()[n - 2..] == ["alpha", "beta"] {
+                values[n - 2] = alpha;
+                values[n - 1] = beta;
+                // Same length as the layer's own values, so this cannot fail.
+                let _ = layer.try_set_params(&values);
+            }
+        }
+    }
     let mut shuffler = Shuffler::new(train.len(), spec.seed);
     let mut sgd = Sgd::new(
         &model,
