@@ -179,8 +179,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         generated.total - generated.skipped - generated.ran,
         generated.total
     );
-    if generated.files.is_empty() {
-        eprintln!("the grid is not complete yet: rerun the same command to resume");
+    if generated.skipped + generated.ran < generated.total {
+        eprintln!(
+            "the grid is not complete: the tables cover the runs done so far; \
+             rerun the same command to resume"
+        );
     }
     for path in generated.files {
         eprintln!("wrote {}", path.display());

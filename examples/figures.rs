@@ -94,13 +94,28 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     activations: Option<Vec<BaseActivation>>,
     /// Figure 3's SGD learning rates, comma separated (one SVG each).
-    #[arg(long, value_delimiter = ',', default_value = "1e-4,1e-5", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1e-4,1e-5",
+        allow_hyphen_values = true
+    )]
     fig3_lrs: Vec<f64>,
     /// Figure 2's initial α values, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "0.1,0.5,0.9", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.1,0.5,0.9",
+        allow_hyphen_values = true
+    )]
     alphas: Vec<f64>,
     /// Figure 2's initial β values, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "0.0,1.0,2.0", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.0,1.0,2.0",
+        allow_hyphen_values = true
+    )]
     betas: Vec<f64>,
     /// Figure 2's SGD learning rate.
     #[arg(long, default_value_t = 1e-3, allow_hyphen_values = true)]
@@ -398,7 +413,7 @@ fn figure3(
                 plan.seeds,
                 if plan.seeds == 1 { "" } else { "s" }
             ),
-            x_desc: "epoch",
+            x_desc: EPOCH,
             y_desc: "test accuracy (%)",
             x_range: epoch_range(1, plan.epochs),
             y_range: accuracy_range(&lines),
@@ -531,7 +546,7 @@ fn figure2(
     let seeds = plan.seeds;
     let panel = Panel {
         title: format!("Figure 2 (a): AReLU test accuracy, SGD lr {lr}, {seeds} seed(s)"),
-        x_desc: "epoch",
+        x_desc: EPOCH,
         y_desc: "test accuracy (%)",
         x_range: epoch_range(1, plan.epochs),
         y_range: accuracy_range(&accuracy_lines),
@@ -555,7 +570,7 @@ fn figure2(
             let name = ["α", "β"][param];
             panels.push(Panel {
                 title: format!("{name}, layer {}", layer + 1),
-                x_desc: "epoch",
+                x_desc: EPOCH,
                 y_desc: name,
                 x_range: epoch_range(0, plan.epochs),
                 y_range: value_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1))),
@@ -618,7 +633,7 @@ fn figure2(
             bands.push((upper.chain(lower).collect(), color));
         }
         lines.push(Line {
-            label: format!("layer {}: α={alpha:.3}, β={beta:.3}", layer + 1),
+            label: format!("layer {}: α={alpha:.4}, β={beta:.4}", layer + 1),
             points: curve(alpha, beta),
             color,
             width: 2,
@@ -686,6 +701,8 @@ const LEARNABLE: [RGBColor; 5] = [
 const BLUE_: RGBColor = FIXED[0];
 const ORANGE: RGBColor = FIXED[1];
 const GREEN_: RGBColor = FIXED[2];
+/// The x axis title of the charts over epochs (whose ticks are whole numbers).
+const EPOCH: &str = "epoch";
 const GREY: RGBColor = RGBColor(0x99, 0x99, 0x99);
 
 /// One line of a chart, with its legend entry.
@@ -739,11 +756,25 @@ fn draw_panel(area: &Area<'_>, panel: &Panel) -> Result<(), BoxError> {
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(panel.x_range.clone(), panel.y_range.clone())?;
-    chart
-        .configure_mesh()
-        .x_desc(panel.x_desc)
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(panel.x_desc)
         .y_desc(panel.y_desc)
-        .draw()?;
+        .light_line_style(BLACK.mix(0.04));
+    // Epochs are whole numbers: label only those, about one per epoch up to 20.
+    let whole = |x: &f64| {
+        let r = x.round();
+        if (x - r).abs() < 1e-6 {
+            format!("{r:.0}")
+        } else {
+            String::new()
+        }
+    };
+    if panel.x_desc == EPOCH {
+        let span = (panel.x_range.end - panel.x_range.start).round() as usize;
+        mesh.x_labels(span.clamp(2, 20) + 1)
+            .x_label_formatter(&whole);
+    }
+    mesh.draw()?;
     for (polygon, color) in &panel.bands {
         chart.draw_series([Polygon::new(polygon.clone(), color.mix(0.2).filled())])?;
     }

@@ -165,7 +165,7 @@ fn an_interrupted_grid_resumes_to_the_same_tables() {
     let parts = fresh_dir("parts");
     run(&whole, None);
     let first = run(&parts, Some(11));
-    assert_eq!((first.ran, first.files.len()), (11, 0));
+    assert_eq!(first.ran, 11);
     let second = run(&parts, None);
     assert_eq!(second.skipped, 11);
     assert_eq!(second.ran, second.total - 11);

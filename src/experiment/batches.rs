@@ -13,10 +13,11 @@ use crate::nn::MnistInput;
 /// One-hot labels of a batch: `(batch, 10)`.
 pub type OneHot = Tensor<(usize, Const<10>), f32, Cpu>;
 
-/// Pixels of one split as `f32` in `[0, 1]`, laid out `(n, 1, 28, 28)`, with its labels.
+/// Pixels of one split, laid out `(n, 1, 28, 28)`, with its labels. Pixels stay bytes (a
+/// quarter of the memory of floats) and become `f32` in `[0, 1]` batch by batch.
 #[derive(Debug, Clone)]
 pub struct Images {
-    pixels: Vec<f32>,
+    pixels: Vec<u8>,
     labels: Vec<u8>,
 }
 
@@ -27,7 +28,7 @@ impl Images {
     /// Converts a split (28x28 images, as `Mnist` guarantees).
     pub fn new(split: &MnistSplit) -> Self {
         Self {
-            pixels: split.images.iter().map(|&p| p as f32 / 255.0).collect(),
+            pixels: split.images.clone(),
             labels: split.labels.clone(),
         }
     }
@@ -52,7 +53,8 @@ impl Images {
         let mut pixels = Vec::with_capacity(indices.len() * PIXELS);
         let mut one_hot = vec![0.0f32; indices.len() * 10];
         for (row, &i) in indices.iter().enumerate() {
-            pixels.extend_from_slice(&self.pixels[i * PIXELS..(i + 1) * PIXELS]);
+            let image = &self.pixels[i * PIXELS..(i + 1) * PIXELS];
+            pixels.extend(image.iter().map(|&p| p as f32 / 255.0));
             one_hot[row * 10 + self.labels[i] as usize] = 1.0;
         }
         let n = indices.len();

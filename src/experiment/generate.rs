@@ -31,13 +31,15 @@ pub struct Generated {
     pub skipped: usize,
     /// Runs made by this call.
     pub ran: usize,
-    /// The output files written (only once the whole grid is done).
+    /// The output files written.
     pub files: Vec<PathBuf>,
 }
 
 /// Runs the missing runs of `grid` (at most `max_runs` of them when given) on `jobs` threads,
-/// appending each to `out/results.jsonl` as it finishes and calling `progress` with it; then,
-/// if the grid is complete, writes `table1.md`, `table4.md`, `results.csv` and `summary.json`.
+/// appending each to `out/results.jsonl` as it finishes and calling `progress` with it; then
+/// writes `table1.md`, `table4.md`, `results.csv` and `summary.json` from every run of the
+/// grid done so far (an incomplete grid gives tables over fewer seeds, which their legends
+/// state).
 ///
 /// # Errors
 /// See [`GenerateError`]; a results file with other settings or corrupt lines is left as is.
@@ -68,18 +70,13 @@ pub fn generate(
         progress(&record);
         store.append(record)
     })?;
-    let complete = skipped + ran == total;
-    let files = if complete {
-        let records: Vec<RunRecord> = store
-            .records()
-            .iter()
-            .filter(|r| grid.contains(r))
-            .cloned()
-            .collect();
-        write_outputs(out, &records, &grid.optimizers, &grid.lrs)?
-    } else {
-        Vec::new()
-    };
+    let records: Vec<RunRecord> = store
+        .records()
+        .iter()
+        .filter(|r| grid.contains(r))
+        .cloned()
+        .collect();
+    let files = write_outputs(out, &records, &grid.optimizers, &grid.lrs)?;
     Ok(Generated {
         total,
         skipped,

@@ -27,7 +27,7 @@ impl ActivationVisitor for Fit<'_> {
         let mut sgd = Sgd::new(
             &model,
             SgdConfig {
-                lr: 0.05,
+                lr: 0.01,
                 momentum: Some(Momentum::Classic(0.9)),
                 weight_decay: None,
             },
@@ -41,7 +41,7 @@ impl ActivationVisitor for Fit<'_> {
         );
         let mut grads = model.alloc_grads();
         let mut losses = Vec::new();
-        for _ in 0..8 {
+        for _ in 0..10 {
             let logits = model.forward_mut(x.clone().traced(grads));
             let loss = cross_entropy_with_logits_loss(logits, y.clone());
             losses.push(loss.array());

@@ -1,7 +1,7 @@
 //! Forward + backward of every activation variant over 4M f32 elements through the fused
 //! kernels, reported per element (criterion's throughput in elements).
 //!
-//! `cargo bench --bench activations` (all 37), or with a filter: `-- elsa-relu`.
+//! `cargo bench --bench activation_kernels` (all 37), or with a filter: `-- elsa-relu`.
 //! The side-by-side figure for PyTorch comes from running its own benchmark in the same
 //! sitting; the ratios that matter (`Elsa<A>` versus `A`) come from this one run.
 
