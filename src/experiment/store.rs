@@ -311,6 +311,21 @@ mod tests {
     }
 
     #[test]
+    fn diverged_runs_with_nan_parameters_round_trip() {
+        let dir = temp_dir("nan");
+        let mut store = Store::open(&dir, &settings()).unwrap();
+        let mut diverged = record(0);
+        diverged.activation_params = vec![vec![f64::NAN, -6.1, 2.0]; 3];
+        store.append(diverged).unwrap();
+        drop(store);
+        let store = Store::open(&dir, &settings()).unwrap();
+        let params = &store.records()[0].activation_params;
+        assert!(params[0][0].is_nan());
+        assert_eq!(params[2][1], -6.1);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn duplicate_runs_are_corruption() {
         let dir = temp_dir("dup");
         let mut store = Store::open(&dir, &settings()).unwrap();
