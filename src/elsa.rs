@@ -72,17 +72,28 @@ impl<F: Float> ElsaTerm<F> {
 
     /// Adds `grad_out·∂L/∂α` to `d_alpha` and `grad_out·∂L/∂β` to `d_beta`; returns
     /// `grad_out·∂L/∂x`.
+    ///
+    /// Written as selects rather than branches (adding an exact zero where a gradient does not
+    /// flow), so that the fused backward loop compiles to SIMD code.
     #[inline(always)]
     pub fn backward(&self, x: F, grad_out: F, d_alpha: &mut F, d_beta: &mut F) -> F {
-        if x < F::zero() {
-            if self.alpha_in_range {
-                *d_alpha = *d_alpha + grad_out * x;
+        let zero = F::zero();
+        let negative = x < zero;
+        let scaled = grad_out * x;
+        let alpha_flows = negative && self.alpha_in_range;
+        *d_alpha = *d_alpha + if alpha_flows { scaled } else { zero };
+        *d_beta = *d_beta
+            + if negative {
+                zero
+            } else {
+                scaled * self.sigmoid_slope
+            };
+        grad_out
+            * if negative {
+                self.negative_scale
+            } else {
+                self.positive_scale
             }
-            grad_out * self.negative_scale
-        } else {
-            *d_beta = *d_beta + grad_out * self.sigmoid_slope * x;
-            grad_out * self.positive_scale
-        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod curve;
 pub mod elsa;
 pub mod error;
 pub mod experiment;
+pub mod math;
 pub mod mnist;
 pub mod name;
 pub mod nn;

@@ -77,19 +77,9 @@ impl Activation for Arelu {
         grad_out: F,
         param_grads: &mut [F],
     ) -> F {
-        if x < F::zero() {
-            if t.alpha_in_range {
-                param_grads[0] = param_grads[0] + grad_out * x;
-            }
-            grad_out * t.negative_scale
-        } else {
-            param_grads[1] = param_grads[1] + grad_out * t.sigmoid_slope * x;
-            let slope = if x > F::zero() {
-                F::one() + t.positive_scale
-            } else {
-                t.positive_scale
-            };
-            grad_out * slope
-        }
+        // ReLU's share (its derivative, 0 at x = 0 as in PyTorch) plus the ELSA term's.
+        let relu_share = if x > F::zero() { grad_out } else { F::zero() };
+        let (d_alpha, d_beta) = param_grads.split_at_mut(1);
+        t.backward(x, grad_out, &mut d_alpha[0], &mut d_beta[0]) + relu_share
     }
 }

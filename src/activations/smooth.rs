@@ -20,6 +20,22 @@ impl Gelu {
     pub const CUBIC: f64 = 0.044_715;
 }
 
+impl Gelu {
+    /// `(u, du/dx)` with `u = k·(x + 0.044715·x³)`.
+    #[inline(always)]
+    fn inner<F: Float>(x: F) -> (F, F) {
+        let k = cast::<F>(Self::K);
+        let c = cast::<F>(Self::CUBIC);
+        let x2 = x * x;
+        (
+            k * (x + c * x2 * x),
+            k * (F::one() + cast::<F>(3.0) * c * x2),
+        )
+    }
+}
+
+// Computed through `0.5·(1 + tanh(u)) = σ(2u)`, the same function, which keeps full relative
+// precision in the negative tail where `1 + tanh(u)` would cancel to nothing.
 impl FixedActivation for Gelu {
     const NAME: &'static str = "gelu";
     #[inline(always)]
@@ -27,18 +43,15 @@ impl FixedActivation for Gelu {
         if x == F::neg_infinity() {
             return F::zero();
         }
-        let half = cast::<F>(0.5);
-        let inner = cast::<F>(Self::K) * (x + cast::<F>(Self::CUBIC) * x * x * x);
-        half * x * (F::one() + inner.tanh())
+        let (u, _) = Self::inner(x);
+        x * sigmoid(u + u)
     }
     #[inline(always)]
     fn df<F: Float>(&self, x: F, _noise: F) -> F {
-        let half = cast::<F>(0.5);
-        let k = cast::<F>(Self::K);
-        let c = cast::<F>(Self::CUBIC);
-        let t = (k * (x + c * x * x * x)).tanh();
-        let d_inner = k * (F::one() + cast::<F>(3.0) * c * x * x);
-        half * (F::one() + t) + half * x * (F::one() - t * t) * d_inner
+        // d/dx [x·σ(2u)] = σ(2u) + x·2σ(2u)(1 − σ(2u))·u'
+        let (u, du) = Self::inner(x);
+        let s = sigmoid(u + u);
+        s + x * (s + s) * (F::one() - s) * du
     }
 }
 
@@ -148,11 +161,13 @@ impl FixedActivation for Tanh {
     const NAME: &'static str = "tanh";
     #[inline(always)]
     fn f<F: Float>(&self, x: F, _noise: F) -> F {
-        x.tanh()
+        x.tanh_simd()
     }
     #[inline(always)]
     fn df<F: Float>(&self, x: F, _noise: F) -> F {
-        let t = x.tanh();
-        F::one() - t * t
+        // 1 − tanh²(x) = 4σ(−2|x|)(1 − σ(−2|x|)): exact in relative terms in the tails, where
+        // 1 − t² cancels.
+        let s = sigmoid(-(x.abs() + x.abs()));
+        cast::<F>(4.0) * s * (F::one() - s)
     }
 }

@@ -68,16 +68,23 @@ pub fn forward<A: Activation, F: Float>(
 ) {
     let prepared = activation.prepare(params);
     let run = |offset: usize, x: &[F], out: &mut [F]| {
-        if uses_noise::<A>(noise) {
-            for (i, (y, &xi)) in out.iter_mut().zip(x).enumerate() {
-                *y = activation.value(&prepared, xi, noise.at(offset + i));
-            }
-        } else {
-            let half = cast::<F>(EVAL_NOISE);
-            for (y, &xi) in out.iter_mut().zip(x) {
-                *y = activation.value(&prepared, xi, half);
-            }
-        }
+        with_simd(
+            #[inline(always)]
+            || {
+                // Local copies, so the compiler knows the stores to `out` leave them alone.
+                let (activation, prepared) = (activation.clone(), prepared.clone());
+                if uses_noise::<A>(noise) {
+                    for (i, (y, &xi)) in out.iter_mut().zip(x).enumerate() {
+                        *y = activation.value(&prepared, xi, noise.at(offset + i));
+                    }
+                } else {
+                    let half = cast::<F>(EVAL_NOISE);
+                    for (y, &xi) in out.iter_mut().zip(x) {
+                        *y = activation.value(&prepared, xi, half);
+                    }
+                }
+            },
+        )
     };
     if x.len() <= CHUNK {
         run(0, x, out);
@@ -102,18 +109,16 @@ pub fn backward<A: Activation, F: Float>(
     let prepared = activation.prepare(params);
     let n_params = params.len();
     let run = |offset: usize, x: &[F], dy: &[F], dx: &mut [F]| -> Vec<f64> {
-        let mut partial = vec![F::zero(); n_params];
-        if uses_noise::<A>(noise) {
-            for (i, ((gx, &xi), &gi)) in dx.iter_mut().zip(x).zip(dy).enumerate() {
-                let noise = noise.at(offset + i);
-                *gx = *gx + activation.backward(&prepared, xi, noise, gi, &mut partial);
-            }
-        } else {
-            let half = cast::<F>(EVAL_NOISE);
-            for ((gx, &xi), &gi) in dx.iter_mut().zip(x).zip(dy) {
-                *gx = *gx + activation.backward(&prepared, xi, half, gi, &mut partial);
-            }
-        }
+        let chunk = BackwardChunk {
+            activation,
+            prepared: &prepared,
+            noise,
+            offset,
+        };
+        let partial = with_simd(
+            #[inline(always)]
+            || chunk.run_any(n_params, x, dy, dx),
+        );
         partial
             .iter()
             .map(|p| p.to_f64().unwrap_or(f64::NAN))
@@ -139,10 +144,146 @@ pub fn backward<A: Activation, F: Float>(
     }
 }
 
+/// Runs `kernel` compiled for AVX2 and FMA when the CPU has them (checked at run time, so
+/// the crate still runs on any x86-64), and as it is otherwise. The kernel's loops must be
+/// inlined into it (`#[inline(always)]`) to benefit. Floating-point results are identical
+/// either way: Rust never fuses a multiply and an add on its own.
+#[inline(always)]
+fn with_simd<R>(kernel: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2<R>(kernel: impl FnOnce() -> R) -> R {
+            kernel()
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has both features (checked just above).
+            return unsafe { avx2(kernel) };
+        }
+    }
+    kernel()
+}
+
+/// Independent accumulators of the backward pass: element `i` adds its parameter gradients
+/// to lane `i % LANES`. One running sum per parameter would chain every element's addition
+/// to the previous one (and forbid SIMD, since float addition is not associative); lanes
+/// let consecutive elements run side by side. The lanes are added up in a fixed order, so
+/// results stay deterministic.
+const LANES: usize = 8;
+
+/// Elements per block of the fixed-count backward pass (a multiple of [`LANES`]): the
+/// per-element parameter gradients of one block are staged in a buffer that stays in L1.
+const BLOCK: usize = 256;
+
+/// The most parameters for which the backward pass runs with the parameter count known at
+/// compile time; layers with more (e.g. an APL with many hinges) use the general loop.
+const MAX_FIXED_PARAMS: usize = 16;
+
+/// One chunk of the backward pass: everything but the buffers.
+struct BackwardChunk<'a, A: Activation, F: Float> {
+    activation: &'a A,
+    prepared: &'a A::Prepared<F>,
+    noise: Noise,
+    /// Index of the chunk's first element in the whole buffer (for the noise).
+    offset: usize,
+}
+
+impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
+    /// The pass for a layer with `n_params` parameters; returns their gradient sums.
+    #[inline(always)]
+    fn run_any(&self, n_params: usize, x: &[F], dy: &[F], dx: &mut [F]) -> Vec<F> {
+        let n = x.len().min(dy.len()).min(dx.len());
+        let (x, dy, dx) = (&x[..n], &dy[..n], &mut dx[..n]);
+        macro_rules! fixed_counts {
+            ($($np:literal)*) => {
+                match n_params {
+                    $($np => self.run_fixed::<$np>(x, dy, dx).to_vec(),)*
+                    _ => self.run_general(n_params, x, dy, dx),
+                }
+            };
+        }
+        const _: () = assert!(MAX_FIXED_PARAMS == 16);
+        fixed_counts!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    }
+
+    /// `NP` parameters, known at compile time. Each block runs in two sweeps: the first
+    /// writes `dx` and stages every element's parameter gradients in `staged[j][i]` (a loop
+    /// without reductions, which the compiler vectorises); the second adds the staged values
+    /// lane-wise into the sums (element-wise additions of `LANES`-wide rows, SIMD too).
+    #[inline(always)]
+    fn run_fixed<const NP: usize>(&self, x: &[F], dy: &[F], dx: &mut [F]) -> [F; NP] {
+        let mut sums = [[F::zero(); LANES]; NP];
+        let mut staged = [[F::zero(); BLOCK]; NP];
+        let blocks = x
+            .chunks(BLOCK)
+            .zip(dy.chunks(BLOCK))
+            .zip(dx.chunks_mut(BLOCK));
+        for (b, ((xb, gb), db)) in blocks.enumerate() {
+            let first = self.offset + b * BLOCK;
+            if uses_noise::<A>(self.noise) {
+                self.stage(xb, gb, db, &mut staged, |i| self.noise.at(first + i));
+            } else {
+                let half = cast::<F>(EVAL_NOISE);
+                self.stage(xb, gb, db, &mut staged, |_| half);
+            }
+            for (sums, staged) in sums.iter_mut().zip(&staged) {
+                let rows = staged[..xb.len()].chunks_exact(LANES);
+                let tail = rows.remainder();
+                for row in rows {
+                    for (sum, &value) in sums.iter_mut().zip(row) {
+                        *sum = *sum + value;
+                    }
+                }
+                for (sum, &value) in sums.iter_mut().zip(tail) {
+                    *sum = *sum + value;
+                }
+            }
+        }
+        sums.map(|lanes| lanes.iter().fold(F::zero(), |total, &lane| total + lane))
+    }
+
+    /// The first sweep of [`Self::run_fixed`] over one block.
+    #[inline(always)]
+    fn stage<const NP: usize>(
+        &self,
+        x: &[F],
+        dy: &[F],
+        dx: &mut [F],
+        staged: &mut [[F; BLOCK]; NP],
+        noise_at: impl Fn(usize) -> F,
+    ) {
+        // Local copies: the compiler then knows that the stores to `dx` and `staged` cannot
+        // change them, keeps them in registers, and can vectorise the loop.
+        let (activation, prepared) = (self.activation.clone(), self.prepared.clone());
+        for (i, ((&xi, &gi), dxi)) in x.iter().zip(dy).zip(dx.iter_mut()).enumerate() {
+            let mut grads = [F::zero(); NP];
+            let g = activation.backward(&prepared, xi, noise_at(i), gi, &mut grads);
+            *dxi = *dxi + g;
+            for (row, &grad) in staged.iter_mut().zip(&grads) {
+                row[i] = grad;
+            }
+        }
+    }
+
+    /// Any parameter count: per-lane sums on the heap, one element at a time.
+    #[inline(always)]
+    fn run_general(&self, n_params: usize, x: &[F], dy: &[F], dx: &mut [F]) -> Vec<F> {
+        let mut lanes = vec![F::zero(); LANES * n_params];
+        for (i, ((&xi, &gi), dxi)) in x.iter().zip(dy).zip(dx.iter_mut()).enumerate() {
+            let lane = &mut lanes[(i % LANES) * n_params..(i % LANES + 1) * n_params];
+            let noise = self.noise.at(self.offset + i);
+            *dxi = *dxi + self.activation.backward(self.prepared, xi, noise, gi, lane);
+        }
+        (0..n_params)
+            .map(|j| (0..LANES).fold(F::zero(), |total, lane| total + lanes[lane * n_params + j]))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Arelu, Elsa, Pau, Rrelu, Swish};
+    use crate::{Apl, Arelu, Elsa, Pau, Rrelu, Swish};
 
     fn data(n: usize) -> Vec<f64> {
         (0..n)
@@ -179,6 +320,9 @@ mod tests {
         check_against_elementwise(Elsa::<Pau>::default(), Noise::Eval);
         check_against_elementwise(Rrelu::default(), Noise::Train { seed: 7 });
         check_against_elementwise(Elsa::<Rrelu>::default(), Noise::Train { seed: 9 });
+        // More parameters than the fixed-count path takes: the general loop.
+        check_against_elementwise(Apl::<9>::default(), Noise::Eval);
+        check_against_elementwise(Elsa::<Apl<8>>::default(), Noise::Train { seed: 3 });
     }
 
     #[test]
