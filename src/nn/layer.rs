@@ -158,7 +158,7 @@ impl<A: Activation, E: Dtype + Float> ActivationLayer<A, E, Cpu> {
         // recorded on the tape when needed, routing the gradient back to the original).
         let x = x.try_contiguous()?;
         let (x, mut tape) = x.split_tape();
-        let x_data = super::conv::read_data(&x);
+        let x_data = super::conv::read_contiguous(&x);
         let params = self.param_vector();
         let mut out = vec![E::zero(); x_data.len()];
         fused::forward(&self.activation, &params, noise, &x_data, &mut out);

@@ -74,7 +74,7 @@ use dfdx::tensor_ops::ReshapeTo;
 use num_traits::Float;
 use rayon::prelude::*;
 
-use super::conv::read_data;
+use super::conv::read_contiguous;
 
 /// Max pooling over `K`x`K` windows with stride `K` and no padding
 /// (PyTorch's `MaxPool2d(K)`). See the [module docs](self).
@@ -154,9 +154,16 @@ where
     // contiguous tensor (dfdx records the copy on the tape if one is made).
     let x = x.try_contiguous()?;
     let (x, mut tape) = x.split_tape();
-    let x_data = read_data(&x);
+    if u32::try_from(d.h * d.w).is_err() {
+        // window positions are stored as u32 indices within a plane
+        return Err(CpuError::WrongNumElements);
+    }
+    let x_data = read_contiguous(&x);
+    let in_len = x_data.len();
     let mut out_data = vec![E::zero(); d.planes * d.ho * d.wo];
-    pool_forward::<K, E>(&d, &x_data, &mut out_data);
+    let mut argmax = vec![0u32; if T::OWNS_TAPE { out_data.len() } else { 0 }];
+    pool_forward::<K, E>(&d, &x_data, &mut out_data, &mut argmax);
+    drop(x_data);
     let out = x
         .device()
         .try_tensor_from_vec(out_data, (b, c, d.ho, d.wo))?;
@@ -173,7 +180,7 @@ where
             }
             let grad_out: *const E = grad_out.as_ptr();
             let grad_x = grads.get_or_alloc_mut(&x_ghost)?;
-            if grad_x.len() < x_data.len() {
+            if grad_x.len() < in_len {
                 return Err(CpuError::WrongNumElements);
             }
             // SAFETY: `out_ghost` is the ghost of the tensor created above by
@@ -185,7 +192,7 @@ where
             // was checked above.
             let grad_out: &[E] =
                 unsafe { std::slice::from_raw_parts(grad_out, d.planes * d.ho * d.wo) };
-            pool_backward::<K, E>(&d, &x_data, grad_out, &mut grad_x[..x_data.len()]);
+            pool_backward(&d, &argmax, grad_out, &mut grad_x[..in_len]);
             Ok(())
         });
     }
@@ -219,6 +226,8 @@ impl PoolDims {
 
 /// Index (within its plane) and value of the maximum of window `(oh, ow)`:
 /// first maximum on ties, the last NaN if there is one (PyTorch semantics).
+/// Written with selects rather than branches: which element wins is data
+/// dependent, so branches would be mispredicted half the time.
 #[inline(always)]
 fn window_argmax<const K: usize, E: Float>(
     plane: &[E],
@@ -232,42 +241,64 @@ fn window_argmax<const K: usize, E: Float>(
     for i in 0..K {
         let start = (r0 + i) * w + c0;
         for (j, &v) in plane[start..start + K].iter().enumerate() {
-            if v > best || v.is_nan() {
-                best = v;
-                best_idx = start + j;
-            }
+            let take = v > best || v.is_nan();
+            best = if take { v } else { best };
+            best_idx = if take { start + j } else { best_idx };
         }
     }
     (best_idx, best)
 }
 
-fn pool_forward<const K: usize, E: Float + Send + Sync>(d: &PoolDims, x: &[E], out: &mut [E]) {
+/// Max of every window into `out`; when `argmax` is not empty, also each
+/// window's argmax (index within its plane) for the backward pass.
+fn pool_forward<const K: usize, E: Float + Send + Sync>(
+    d: &PoolDims,
+    x: &[E],
+    out: &mut [E],
+    argmax: &mut [u32],
+) {
     let (in_plane, out_plane) = (d.h * d.w, d.ho * d.wo);
     if out.is_empty() {
         return;
     }
     let per_task = d.per_task();
+    let store_argmax = !argmax.is_empty();
+    let argmax_chunks: Vec<&mut [u32]> = if store_argmax {
+        argmax.chunks_mut(per_task * out_plane).collect()
+    } else {
+        let tasks = out.len().div_ceil(per_task * out_plane);
+        std::iter::repeat_with(|| -> &mut [u32] { &mut [] })
+            .take(tasks)
+            .collect()
+    };
     out.par_chunks_mut(per_task * out_plane)
         .zip(x.par_chunks(per_task * in_plane))
-        .for_each(|(out, x)| {
-            for (o, plane) in out
+        .zip(argmax_chunks)
+        .for_each(|((out, x), argmax)| {
+            for (p, (o, plane)) in out
                 .chunks_exact_mut(out_plane)
                 .zip(x.chunks_exact(in_plane))
+                .enumerate()
             {
                 for (oh, row) in o.chunks_exact_mut(d.wo).enumerate() {
                     for (ow, v) in row.iter_mut().enumerate() {
-                        *v = window_argmax::<K, E>(plane, d.w, oh, ow).1;
+                        let (idx, max) = window_argmax::<K, E>(plane, d.w, oh, ow);
+                        *v = max;
+                        if store_argmax {
+                            // fits: the caller checked that a plane's size fits in u32
+                            argmax[p * out_plane + oh * d.wo + ow] = idx as u32;
+                        }
                     }
                 }
             }
         });
 }
 
-/// Accumulates `grad_out` into `dx` at each window's argmax (recomputed from
-/// the saved input `x`, so the forward pass stores no indices).
-fn pool_backward<const K: usize, E: Float + Send + Sync>(
+/// Accumulates `grad_out` into `dx` at each window's argmax, as recorded by
+/// the forward pass.
+fn pool_backward<E: Float + Send + Sync>(
     d: &PoolDims,
-    x: &[E],
+    argmax: &[u32],
     grad_out: &[E],
     dx: &mut [E],
 ) {
@@ -277,19 +308,17 @@ fn pool_backward<const K: usize, E: Float + Send + Sync>(
     }
     let per_task = d.per_task();
     dx.par_chunks_mut(per_task * in_plane)
-        .zip(x.par_chunks(per_task * in_plane))
+        .zip(argmax.par_chunks(per_task * out_plane))
         .zip(grad_out.par_chunks(per_task * out_plane))
-        .for_each(|((dx, x), g)| {
+        .for_each(|((dx, argmax), g)| {
             let planes = dx
                 .chunks_exact_mut(in_plane)
-                .zip(x.chunks_exact(in_plane))
+                .zip(argmax.chunks_exact(out_plane))
                 .zip(g.chunks_exact(out_plane));
-            for ((dxp, xp), gp) in planes {
-                for (oh, row) in gp.chunks_exact(d.wo).enumerate() {
-                    for (ow, &gv) in row.iter().enumerate() {
-                        let idx = window_argmax::<K, E>(xp, d.w, oh, ow).0;
-                        dxp[idx] = dxp[idx] + gv;
-                    }
+            for ((dxp, ap), gp) in planes {
+                for (&idx, &gv) in ap.iter().zip(gp) {
+                    let idx = idx as usize;
+                    dxp[idx] = dxp[idx] + gv;
                 }
             }
         });
