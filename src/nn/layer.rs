@@ -73,9 +73,17 @@ impl<A: Activation, E: Dtype + Float, D: Device<E>> ActivationLayer<A, E, D> {
     /// device fails.
     pub fn try_new(activation: A, device: &D) -> Result<Self, LayerError<D::Err>> {
         activation.check_elementwise()?;
-        let mut layer = Self::try_build(device).map_err(LayerError::Device)?;
-        layer.noise_seed = device.random_u64();
+        let mut layer = Self::try_build_seeded(device).map_err(LayerError::Device)?;
         layer.try_set_activation(activation)?;
+        Ok(layer)
+    }
+
+    /// Builds the layer with the type's default activation, and draws its noise seed from
+    /// the device's generator (so that two RReLU layers of one model draw different noise).
+    /// Every builder goes through here.
+    fn try_build_seeded(device: &D) -> Result<Self, D::Err> {
+        let mut layer = Self::try_build(device)?;
+        layer.noise_seed = device.random_u64();
         Ok(layer)
     }
 
@@ -295,9 +303,7 @@ macro_rules! build_on_device {
         impl<E: Dtype + Float, D: Device<E> $(, $($param)*)?> BuildOnDevice<D, E> for $ty {
             type Built = ActivationLayer<$ty, E, D>;
             fn try_build_on_device(device: &D) -> Result<Self::Built, D::Err> {
-                let mut layer = Self::Built::try_build(device)?;
-                layer.noise_seed = device.random_u64();
-                Ok(layer)
+                Self::Built::try_build_seeded(device)
             }
         }
     )*};
@@ -320,8 +326,6 @@ pub struct Act<A>(core::marker::PhantomData<A>);
 impl<A: Activation, E: Dtype + Float, D: Device<E>> BuildOnDevice<D, E> for Act<A> {
     type Built = ActivationLayer<A, E, D>;
     fn try_build_on_device(device: &D) -> Result<Self::Built, D::Err> {
-        let mut layer = Self::Built::try_build(device)?;
-        layer.noise_seed = device.random_u64();
-        Ok(layer)
+        Self::Built::try_build_seeded(device)
     }
 }
