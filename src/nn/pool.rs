@@ -161,7 +161,7 @@ where
     let x_data = read_contiguous(&x);
     let in_len = x_data.len();
     let mut out_data = vec![E::zero(); d.planes * d.ho * d.wo];
-    let mut argmax = vec![0u32; if T::OWNS_TAPE { out_data.len() } else { 0 }];
+    let mut argmax = vec![0u32; out_data.len()];
     pool_forward::<K, E>(&d, &x_data, &mut out_data, &mut argmax);
     drop(x_data);
     let out = x
@@ -249,8 +249,8 @@ fn window_argmax<const K: usize, E: Float>(
     (best_idx, best)
 }
 
-/// Max of every window into `out`; when `argmax` is not empty, also each
-/// window's argmax (index within its plane) for the backward pass.
+/// Max of every window into `out`, and each window's argmax (index within its
+/// plane, for the backward pass) into `argmax`.
 fn pool_forward<const K: usize, E: Float + Send + Sync>(
     d: &PoolDims,
     x: &[E],
@@ -262,18 +262,9 @@ fn pool_forward<const K: usize, E: Float + Send + Sync>(
         return;
     }
     let per_task = d.per_task();
-    let store_argmax = !argmax.is_empty();
-    let argmax_chunks: Vec<&mut [u32]> = if store_argmax {
-        argmax.chunks_mut(per_task * out_plane).collect()
-    } else {
-        let tasks = out.len().div_ceil(per_task * out_plane);
-        std::iter::repeat_with(|| -> &mut [u32] { &mut [] })
-            .take(tasks)
-            .collect()
-    };
     out.par_chunks_mut(per_task * out_plane)
         .zip(x.par_chunks(per_task * in_plane))
-        .zip(argmax_chunks)
+        .zip(argmax.par_chunks_mut(per_task * out_plane))
         .for_each(|((out, x), argmax)| {
             for (p, (o, plane)) in out
                 .chunks_exact_mut(out_plane)
@@ -284,10 +275,8 @@ fn pool_forward<const K: usize, E: Float + Send + Sync>(
                     for (ow, v) in row.iter_mut().enumerate() {
                         let (idx, max) = window_argmax::<K, E>(plane, d.w, oh, ow);
                         *v = max;
-                        if store_argmax {
-                            // fits: the caller checked that a plane's size fits in u32
-                            argmax[p * out_plane + oh * d.wo + ow] = idx as u32;
-                        }
+                        // fits: the caller checked that a plane's size fits in u32
+                        argmax[p * out_plane + oh * d.wo + ow] = idx as u32;
                     }
                 }
             }
