@@ -271,6 +271,11 @@ fn pool_forward<const K: usize, E: Float + Send + Sync>(
                 .zip(x.chunks_exact(in_plane))
                 .enumerate()
             {
+                if K == 2 {
+                    let argmax = &mut argmax[p * out_plane..(p + 1) * out_plane];
+                    pool_plane_2x2(plane, d, o, argmax);
+                    continue;
+                }
                 for (oh, row) in o.chunks_exact_mut(d.wo).enumerate() {
                     for (ow, v) in row.iter_mut().enumerate() {
                         let (idx, max) = window_argmax::<K, E>(plane, d.w, oh, ow);
@@ -281,6 +286,46 @@ fn pool_forward<const K: usize, E: Float + Send + Sync>(
                 }
             }
         });
+}
+
+/// [`pool_forward`] of one plane for 2x2 windows, the common case. Same
+/// selection rule as [`window_argmax`] (first maximum on ties, last NaN).
+///
+/// Written as a plain indexed loop over the windows of a row, over slices
+/// cut to size beforehand, because that is the form the compiler vectorises
+/// (compares and blends over several windows at once). The general loop and
+/// iterator-based versions of this one compiled to scalar code with a branch
+/// per select, which random data mispredicts: pooling then cost more than the
+/// convolution before it.
+fn pool_plane_2x2<E: Float>(plane: &[E], d: &PoolDims, out: &mut [E], argmax: &mut [u32]) {
+    let (w, wo) = (d.w, d.wo);
+    for oh in 0..d.ho {
+        let top_start = 2 * oh * w;
+        let top = &plane[top_start..top_start + 2 * wo];
+        let bottom = &plane[top_start + w..top_start + w + 2 * wo];
+        let out_row = &mut out[oh * wo..(oh + 1) * wo];
+        let arg_row = &mut argmax[oh * wo..(oh + 1) * wo];
+        for ow in 0..wo {
+            let at = top_start + 2 * ow;
+            // starting from the first value rather than -inf gives the same
+            // result: it is taken from -inf unless it is -inf itself, and
+            // then the index stays the first one either way
+            let mut best = top[2 * ow];
+            let mut idx = at;
+            for (v, i) in [
+                (top[2 * ow + 1], at + 1),
+                (bottom[2 * ow], at + w),
+                (bottom[2 * ow + 1], at + w + 1),
+            ] {
+                let take = v > best || v.is_nan();
+                best = if take { v } else { best };
+                idx = if take { i } else { idx };
+            }
+            out_row[ow] = best;
+            // fits: the caller checked that a plane's size fits in u32
+            arg_row[ow] = idx as u32;
+        }
+    }
 }
 
 /// Accumulates `grad_out` into `dx` at each window's argmax, as recorded by
@@ -390,6 +435,43 @@ mod tests {
         check_against_naive::<1>(1, 3, 4, 3);
         // large enough to be split over several rayon tasks
         check_against_naive::<2>(64, 24, 24, 4);
+    }
+
+    /// Ties, NaN and -inf everywhere: values drawn from a set of five, so
+    /// that most windows hold repeated values. Both the 2x2 path and the
+    /// general one must pick the same element as the reference.
+    fn check_special_values<const K: usize>(seed: u64) {
+        let dev = Cpu::default();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let choices = [f64::NEG_INFINITY, -1.0, 0.0, 1.0, f64::NAN];
+        let (n, h, w) = (4, 12, 10);
+        let xv: Vec<f64> = (0..n * 3 * h * w)
+            .map(|_| choices[rng.gen_range(0..choices.len())])
+            .collect();
+        let x: Tensor<In4, f64, _> = dev.tensor_from_vec(xv.clone(), (n, Const, h, w));
+        let y = MaxPool2D::<K>.forward(x.leaky_trace());
+        let (expect, idx) = naive(&xv, n, 3, h, w, K);
+        let got = y.as_vec();
+        for (i, (g, e)) in got.iter().zip(&expect).enumerate() {
+            assert!(
+                g == e || (g.is_nan() && e.is_nan()),
+                "output {i}: {g} vs {e}"
+            );
+        }
+        let grad = y.sum().backward().get(&x).as_vec();
+        let mut dx = vec![0.0; xv.len()];
+        for &q in &idx {
+            dx[q] += 1.0;
+        }
+        assert_eq!(grad, dx);
+    }
+
+    #[test]
+    fn ties_nan_and_infinity_match_reference_in_every_window() {
+        for seed in 0..4 {
+            check_special_values::<2>(seed);
+            check_special_values::<3>(seed + 10);
+        }
     }
 
     #[test]
