@@ -94,14 +94,36 @@ use rayon::prelude::*;
 /// `dev.build_module::<Conv2D<IN, OUT, K>, E>()`, which gives a
 /// [`DeviceConv2D`]. See the [module docs](self) for shapes.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Conv2D<const IN: usize, const OUT: usize, const K: usize>;
+pub struct Conv2D<const IN: usize, const OUT: usize, const K: usize, const INPUT_GRAD: bool = true>;
 
-impl<const IN: usize, const OUT: usize, const K: usize, E: Dtype, D: Device<E>> BuildOnDevice<D, E>
-    for Conv2D<IN, OUT, K>
+/// A [`Conv2D`] for the first layer of a network, whose input is data: it computes no
+/// gradient for its input, as PyTorch does for an input that does not require grad.
+///
+/// Same parameters, initialisation, names and outputs as [`Conv2D`]; only the backward pass
+/// differs: it leaves the input's gradient out (`grads.get(&input)` then panics, as for any
+/// tensor dfdx has no gradient for) and saves the work of computing it, a GEMM and a col2im
+/// over the whole input.
+///
+/// ```
+/// use arelu::nn::conv::InputConv2D;
+/// use dfdx::nn::{DeviceBuildExt, Module};
+/// use dfdx::prelude::*;
+///
+/// let dev = Cpu::default();
+/// let conv = dev.build_module::<InputConv2D<1, 4, 3>, f32>();
+/// let x: Tensor<(usize, Const<1>, usize, usize), f32, _> =
+///     dev.sample_normal_like(&(2, Const, 8, 8));
+/// let grads = conv.forward(x.leaky_trace()).sum().backward();
+/// assert_eq!(grads.get(&conv.weight).shape(), conv.weight.shape());
+/// ```
+pub type InputConv2D<const IN: usize, const OUT: usize, const K: usize> = Conv2D<IN, OUT, K, false>;
+
+impl<const IN: usize, const OUT: usize, const K: usize, const G: bool, E: Dtype, D: Device<E>>
+    BuildOnDevice<D, E> for Conv2D<IN, OUT, K, G>
 where
-    DeviceConv2D<IN, OUT, K, E, D>: BuildModule<D, E>,
+    DeviceConv2D<IN, OUT, K, E, D, G>: BuildModule<D, E>,
 {
-    type Built = DeviceConv2D<IN, OUT, K, E, D>;
+    type Built = DeviceConv2D<IN, OUT, K, E, D, G>;
     fn try_build_on_device(device: &D) -> Result<Self::Built, D::Err> {
         Self::Built::try_build(device)
     }
@@ -118,26 +140,32 @@ where
 /// `ZeroGrads`, `ResetParams`, `NumParams`, `ToDtype` and safetensors
 /// save/load work as for dfdx's own layers.
 #[derive(Debug, Clone)]
-pub struct DeviceConv2D<const IN: usize, const OUT: usize, const K: usize, E: Dtype, D: Storage<E>>
-{
+pub struct DeviceConv2D<
+    const IN: usize,
+    const OUT: usize,
+    const K: usize,
+    E: Dtype,
+    D: Storage<E>,
+    const INPUT_GRAD: bool = true,
+> {
     /// Kernel, shape `(OUT, IN, K, K)`.
     pub weight: Tensor<Rank4<OUT, IN, K, K>, E, D>,
     /// Bias, shape `(OUT,)`.
     pub bias: Tensor<Rank1<OUT>, E, D>,
 }
 
-impl<const IN: usize, const OUT: usize, const K: usize, E: Dtype, D: Storage<E>> NonMutableModule
-    for DeviceConv2D<IN, OUT, K, E, D>
+impl<const IN: usize, const OUT: usize, const K: usize, E: Dtype, D: Storage<E>, const G: bool>
+    NonMutableModule for DeviceConv2D<IN, OUT, K, E, D, G>
 {
 }
 
-impl<const IN: usize, const OUT: usize, const K: usize, E, D> TensorCollection<E, D>
-    for DeviceConv2D<IN, OUT, K, E, D>
+impl<const IN: usize, const OUT: usize, const K: usize, E, D, const G: bool> TensorCollection<E, D>
+    for DeviceConv2D<IN, OUT, K, E, D, G>
 where
     E: Dtype + Float + SampleUniform,
     D: Device<E>,
 {
-    type To<E2: Dtype, D2: Device<E2>> = DeviceConv2D<IN, OUT, K, E2, D2>;
+    type To<E2: Dtype, D2: Device<E2>> = DeviceConv2D<IN, OUT, K, E2, D2, G>;
 
     fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
         visitor: &mut V,
@@ -177,8 +205,8 @@ fn init_bound<E: Float>(fan_in: usize) -> E {
     E::one() / fan_in.sqrt()
 }
 
-impl<const IN: usize, const OUT: usize, const K: usize, E, B, H, W, T>
-    Module<Tensor<(B, Const<IN>, H, W), E, Cpu, T>> for DeviceConv2D<IN, OUT, K, E, Cpu>
+impl<const IN: usize, const OUT: usize, const K: usize, const G: bool, E, B, H, W, T>
+    Module<Tensor<(B, Const<IN>, H, W), E, Cpu, T>> for DeviceConv2D<IN, OUT, K, E, Cpu, G>
 where
     E: Dtype + Float,
     B: Dim,
@@ -200,8 +228,8 @@ where
     }
 }
 
-impl<const IN: usize, const OUT: usize, const K: usize, E, H, W, T>
-    Module<Tensor<(Const<IN>, H, W), E, Cpu, T>> for DeviceConv2D<IN, OUT, K, E, Cpu>
+impl<const IN: usize, const OUT: usize, const K: usize, const G: bool, E, H, W, T>
+    Module<Tensor<(Const<IN>, H, W), E, Cpu, T>> for DeviceConv2D<IN, OUT, K, E, Cpu, G>
 where
     E: Dtype + Float,
     H: Dim,
@@ -226,7 +254,8 @@ where
     }
 }
 
-impl<const IN: usize, const OUT: usize, const K: usize, E> DeviceConv2D<IN, OUT, K, E, Cpu>
+impl<const IN: usize, const OUT: usize, const K: usize, const INPUT_GRAD: bool, E>
+    DeviceConv2D<IN, OUT, K, E, Cpu, INPUT_GRAD>
 where
     E: Dtype + Float,
 {
@@ -270,7 +299,8 @@ where
         let b_data = read_contiguous(&bias);
 
         let mut out_data = vec![E::zero(); dims.out_len()];
-        conv_forward(&dims, &x_data, &w_data, &b_data, &mut out_data);
+        let split = dims.split();
+        conv_forward(&dims, split, &x_data, &w_data, &b_data, &mut out_data);
         let out = x
             .device()
             .try_tensor_from_vec(out_data, (b, Const::<OUT>, dims.ho, dims.wo))?;
@@ -283,16 +313,23 @@ where
             drop(x);
             tape.add_backward_op(move |grads| {
                 grads.try_alloc_for(&out_ghost)?;
-                grads.try_alloc_for(&x_ghost)?;
+                if INPUT_GRAD {
+                    grads.try_alloc_for(&x_ghost)?;
+                }
                 let grad_out = grads.get_or_alloc_mut(&out_ghost)?;
                 if grad_out.len() < dims.out_len() {
                     return Err(CpuError::WrongNumElements);
                 }
                 let grad_out: *const E = grad_out.as_ptr();
-                let grad_x = grads.get_or_alloc_mut(&x_ghost)?;
-                if grad_x.len() < dims.in_len() {
-                    return Err(CpuError::WrongNumElements);
-                }
+                let grad_x = if INPUT_GRAD {
+                    let grad_x = grads.get_or_alloc_mut(&x_ghost)?;
+                    if grad_x.len() < dims.in_len() {
+                        return Err(CpuError::WrongNumElements);
+                    }
+                    Some(&mut grad_x[..dims.in_len()])
+                } else {
+                    None
+                };
                 // SAFETY: `out_ghost` belongs to the tensor created just above
                 // by `try_tensor_from_vec`, which got a fresh unique id, so its
                 // gradient is a different entry of `grads` (a different heap
@@ -308,10 +345,11 @@ where
                 let mut grad_b = vec![E::zero(); dims.c_out];
                 conv_backward(
                     &dims,
+                    split,
                     &x_data,
                     &w_data,
                     grad_out,
-                    &mut grad_x[..dims.in_len()],
+                    grad_x,
                     &mut grad_w,
                     &mut grad_b,
                 );
@@ -391,17 +429,31 @@ impl ConvDims {
     fn weight_len(&self) -> usize {
         self.c_out * self.ikk()
     }
-    /// How many images go into one GEMM: enough to give the GEMM at least
-    /// [`TARGET_COLS`] columns (small images, deep layers), at most `n`.
-    fn group(&self, n: usize) -> usize {
-        TARGET_COLS.div_ceil(self.p().max(1)).clamp(1, n.max(1))
+    /// Elements of the im2col columns of one image.
+    fn cols_img(&self) -> usize {
+        self.ikk() * self.p()
     }
-    /// Images per parallel task: the batch split evenly over rayon's threads.
-    fn per_task(&self) -> usize {
-        self.batch
+    /// How the batch is cut into parallel tasks and GEMM groups. Computed
+    /// once per forward pass and reused by its backward pass, which reads the
+    /// columns the forward pass laid out in those groups.
+    fn split(&self) -> Split {
+        let per_task = self
+            .batch
             .div_ceil(rayon::current_num_threads().max(1))
-            .max(1)
+            .max(1);
+        // enough images per GEMM to give it at least TARGET_COLS columns
+        // (small images, deep layers), at most a task's worth
+        let group = TARGET_COLS.div_ceil(self.p().max(1)).clamp(1, per_task);
+        Split { per_task, group }
     }
+}
+
+/// Images per parallel task (the batch split evenly over rayon's threads)
+/// and images per GEMM within a task.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    per_task: usize,
+    group: usize,
 }
 
 /// Minimum number of GEMM columns (output pixels of a group of images).
@@ -476,6 +528,7 @@ fn col2im_add<E: Float>(d: &ConvDims, cols: &[E], n: usize, dx: &mut [E]) {
 /// Forward pass on contiguous buffers: `out = conv(x, w) + bias`.
 fn conv_forward<E: Float + Send + Sync + 'static>(
     d: &ConvDims,
+    split: Split,
     x: &[E],
     w: &[E],
     bias: &[E],
@@ -492,62 +545,75 @@ fn conv_forward<E: Float + Send + Sync + 'static>(
         }
         return;
     }
-    let per_task = d.per_task();
-    out.par_chunks_mut(per_task * d.out_img())
-        .zip(x.par_chunks(per_task * d.in_img()))
-        .for_each(|(out, x)| {
-            let n = out.len() / d.out_img();
-            let g = d.group(n);
-            let mut cols = vec![E::zero(); ikk * g * p];
-            let mut tmp = vec![E::zero(); if g > 1 { c_out * g * p } else { 0 }];
-            let mut start = 0;
-            while start < n {
-                let gn = g.min(n - start);
-                let ncols = gn * p;
-                let xs = &x[start * d.in_img()..(start + gn) * d.in_img()];
-                let os = &mut out[start * d.out_img()..(start + gn) * d.out_img()];
-                let cols = &mut cols[..ikk * ncols];
-                im2col(d, xs, gn, cols);
-                let w_mat = Mat::row_major(c_out, ikk);
-                if gn == 1 {
-                    for (plane, &b) in os.chunks_exact_mut(p).zip(bias) {
-                        plane.fill(b);
-                    }
-                    gemm_into(
-                        os,
-                        Mat::row_major(c_out, p),
-                        true,
-                        w,
-                        w_mat,
-                        cols,
-                        Mat::row_major(ikk, p),
-                    );
-                } else {
-                    let tmp = &mut tmp[..c_out * ncols];
-                    let cm = Mat::row_major(ikk, ncols);
-                    gemm_into(tmp, Mat::row_major(c_out, ncols), false, w, w_mat, cols, cm);
-                    for (img, oi) in os.chunks_exact_mut(d.out_img()).enumerate() {
-                        for (o, plane) in oi.chunks_exact_mut(p).enumerate() {
-                            let src = &tmp[o * ncols + img * p..o * ncols + (img + 1) * p];
-                            let b = bias[o];
-                            for (dst, &s) in plane.iter_mut().zip(src) {
-                                *dst = s + b;
-                            }
+    let task = |out: &mut [E], x: &[E]| {
+        let n = out.len() / d.out_img();
+        // one group's columns at a time: small enough to stay in cache
+        let mut cols = vec![E::zero(); split.group * d.cols_img()];
+        let mut tmp = vec![
+            E::zero();
+            if split.group > 1 {
+                c_out * split.group * p
+            } else {
+                0
+            }
+        ];
+        let mut start = 0;
+        while start < n {
+            let gn = split.group.min(n - start);
+            let ncols = gn * p;
+            let xs = &x[start * d.in_img()..(start + gn) * d.in_img()];
+            let os = &mut out[start * d.out_img()..(start + gn) * d.out_img()];
+            let cols = &mut cols[..gn * d.cols_img()];
+            im2col(d, xs, gn, cols);
+            let w_mat = Mat::row_major(c_out, ikk);
+            if gn == 1 {
+                for (plane, &b) in os.chunks_exact_mut(p).zip(bias) {
+                    plane.fill(b);
+                }
+                gemm_into(
+                    os,
+                    Mat::row_major(c_out, p),
+                    true,
+                    w,
+                    w_mat,
+                    cols,
+                    Mat::row_major(ikk, p),
+                );
+            } else {
+                let tmp = &mut tmp[..c_out * ncols];
+                let cm = Mat::row_major(ikk, ncols);
+                gemm_into(tmp, Mat::row_major(c_out, ncols), false, w, w_mat, cols, cm);
+                for (img, oi) in os.chunks_exact_mut(d.out_img()).enumerate() {
+                    for (o, plane) in oi.chunks_exact_mut(p).enumerate() {
+                        let src = &tmp[o * ncols + img * p..o * ncols + (img + 1) * p];
+                        let b = bias[o];
+                        for (dst, &s) in plane.iter_mut().zip(src) {
+                            *dst = s + b;
                         }
                     }
                 }
-                start += gn;
             }
-        });
+            start += gn;
+        }
+    };
+    out.par_chunks_mut(split.per_task * d.out_img())
+        .zip(x.par_chunks(split.per_task * d.in_img()))
+        .for_each(|(out, x)| task(out, x));
 }
 
-/// Backward pass on contiguous buffers. Accumulates into `dx`, `dw`, `db`.
+/// Backward pass on contiguous buffers, with the `split` of the forward pass.
+/// Accumulates into `dw`, `db`, and into `dx` when the input gradient is
+/// wanted. The im2col columns are computed again, group by group: keeping
+/// the forward pass's columns of the whole batch instead was measured slower
+/// (megabytes written, then read back from memory rather than cache).
+#[allow(clippy::too_many_arguments)]
 fn conv_backward<E: Float + Send + Sync + 'static>(
     d: &ConvDims,
+    split: Split,
     x: &[E],
     w: &[E],
     grad_out: &[E],
-    dx: &mut [E],
+    dx: Option<&mut [E]>,
     dw: &mut [E],
     db: &mut [E],
 ) {
@@ -561,25 +627,32 @@ fn conv_backward<E: Float + Send + Sync + 'static>(
         }
         return;
     }
-    let per_task = d.per_task();
-    let partials: Vec<(Vec<E>, Vec<E>)> = dx
-        .par_chunks_mut(per_task * d.in_img())
-        .zip(x.par_chunks(per_task * d.in_img()))
-        .zip(grad_out.par_chunks(per_task * d.out_img()))
-        .map(|((dx, x), gout)| {
+    // one input-gradient slice (or none) per task, in task order
+    let dx_tasks: Vec<Option<&mut [E]>> = match dx {
+        Some(dx) => dx
+            .chunks_mut(split.per_task * d.in_img())
+            .map(Some)
+            .collect(),
+        None => (0..d.batch.div_ceil(split.per_task))
+            .map(|_| None)
+            .collect(),
+    };
+    let partials: Vec<(Vec<E>, Vec<E>)> = dx_tasks
+        .into_par_iter()
+        .zip(x.par_chunks(split.per_task * d.in_img()))
+        .zip(grad_out.par_chunks(split.per_task * d.out_img()))
+        .map(|((mut dx, x), gout)| {
             let n = gout.len() / d.out_img();
-            let g = d.group(n);
+            let g = split.group;
             let mut dw_local = vec![E::zero(); c_out * ikk];
             let mut db_local = vec![E::zero(); c_out];
-            let mut cols = vec![E::zero(); ikk * g * p];
-            let mut dcols = vec![E::zero(); ikk * g * p];
+            let mut cols = vec![E::zero(); g * d.cols_img()];
+            let mut dcols = vec![E::zero(); if dx.is_some() { g * d.cols_img() } else { 0 }];
             let mut gtmp = vec![E::zero(); if g > 1 { c_out * g * p } else { 0 }];
             let mut start = 0;
             while start < n {
                 let gn = g.min(n - start);
                 let ncols = gn * p;
-                let xs = &x[start * d.in_img()..(start + gn) * d.in_img()];
-                let dxs = &mut dx[start * d.in_img()..(start + gn) * d.in_img()];
                 let gs = &gout[start * d.out_img()..(start + gn) * d.out_img()];
                 // G: the upstream gradient of the group as a c_out x ncols matrix
                 let gmat: &[E] = if gn == 1 {
@@ -597,8 +670,13 @@ fn conv_backward<E: Float + Send + Sync + 'static>(
                 for (acc, row) in db_local.iter_mut().zip(gmat.chunks_exact(ncols)) {
                     *acc = row.iter().fold(*acc, |a, &v| a + v);
                 }
-                let cols = &mut cols[..ikk * ncols];
-                im2col(d, xs, gn, cols);
+                let cols = &mut cols[..gn * d.cols_img()];
+                im2col(
+                    d,
+                    &x[start * d.in_img()..(start + gn) * d.in_img()],
+                    gn,
+                    cols,
+                );
                 let g_mat = Mat::row_major(c_out, ncols);
                 // dW (c_out x ikk) += G (c_out x ncols) * cols^T (ncols x ikk)
                 let cols_t = Mat {
@@ -616,24 +694,27 @@ fn conv_backward<E: Float + Send + Sync + 'static>(
                     cols,
                     cols_t,
                 );
-                // dcols (ikk x ncols) = W^T (ikk x c_out) * G (c_out x ncols)
-                let dcols = &mut dcols[..ikk * ncols];
-                let w_t = Mat {
-                    rows: ikk,
-                    cols: c_out,
-                    rs: 1,
-                    cs: ikk,
-                };
-                gemm_into(
-                    dcols,
-                    Mat::row_major(ikk, ncols),
-                    false,
-                    w,
-                    w_t,
-                    gmat,
-                    g_mat,
-                );
-                col2im_add(d, dcols, gn, dxs);
+                if let Some(dx) = dx.as_deref_mut() {
+                    // dcols (ikk x ncols) = W^T (ikk x c_out) * G (c_out x ncols)
+                    let dcols = &mut dcols[..ikk * ncols];
+                    let w_t = Mat {
+                        rows: ikk,
+                        cols: c_out,
+                        rs: 1,
+                        cs: ikk,
+                    };
+                    gemm_into(
+                        dcols,
+                        Mat::row_major(ikk, ncols),
+                        false,
+                        w,
+                        w_t,
+                        gmat,
+                        g_mat,
+                    );
+                    let dxs = &mut dx[start * d.in_img()..(start + gn) * d.in_img()];
+                    col2im_add(d, dcols, gn, dxs);
+                }
                 start += gn;
             }
             (dw_local, db_local)
@@ -893,6 +974,48 @@ mod tests {
         assert_close(&dx, &ndx, 1e-12, "dx");
         assert_close(&dw, &ndw, 1e-12, "dw");
         assert_close(&db, &ndb, 1e-12, "db");
+    }
+
+    /// A batch that rayon splits into tasks of several GEMM groups, the last
+    /// group of a task shorter than the others (13 images of 4x4 outputs: 16
+    /// columns each, so 4 images per GEMM), against the naive reference; and
+    /// `InputConv2D` with the same parameters: same output and parameter
+    /// gradients, no input gradient.
+    #[test]
+    fn grouped_batch_matches_reference_and_input_conv_skips_only_dx() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let m = Cpu::seed_from_u64(12).build_module::<Conv2D<2, 3, 3>, f64>();
+        let first = Cpu::seed_from_u64(12).build_module::<InputConv2D<2, 3, 3>, f64>();
+        assert_eq!(m.weight.as_vec(), first.weight.as_vec());
+        let dev = Cpu::default();
+        let (n, side) = (13, 6);
+        let xv = random_vec(&mut rng, n * 2 * side * side);
+        let x: Tensor<In4, f64, Cpu> = dev.tensor_from_vec(xv.clone(), (n, Const, side, side));
+        let (w, b) = (m.weight.as_vec(), m.bias.as_vec());
+        let xs = (n, 2, side, side);
+        let expect = naive_forward(&xv, xs, &w, (3, 2, 3, 3), &b);
+        let r = random_vec(&mut rng, expect.len());
+        let (ndx, ndw, ndb) = naive_backward(&xv, xs, &w, (3, 2, 3, 3), &r);
+
+        assert_close(&m.forward(x.clone()).as_vec(), &expect, 1e-12, "forward");
+        let (_, dx, dw, db) = conv_loss_and_grads(&m, &x, &r);
+        assert_close(&dx, &ndx, 1e-12, "dx");
+        assert_close(&dw, &ndw, 1e-12, "dw");
+        assert_close(&db, &ndb, 1e-12, "db");
+
+        let y = first.forward(x.leaky_trace());
+        assert_close(&y.as_vec(), &expect, 1e-12, "InputConv2D forward");
+        let rt = dev.tensor_from_vec(r, *y.shape());
+        let g = (y * rt).sum().backward();
+        assert_close(
+            &g.get(&first.weight).as_vec(),
+            &ndw,
+            1e-12,
+            "InputConv2D dw",
+        );
+        assert_close(&g.get(&first.bias).as_vec(), &ndb, 1e-12, "InputConv2D db");
+        let input_grad = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.get(&x)));
+        assert!(input_grad.is_err(), "InputConv2D must not compute dx");
     }
 
     #[test]

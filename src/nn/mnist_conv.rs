@@ -32,7 +32,7 @@ use dfdx::shapes::{Const, Dtype, HasShape};
 use dfdx::tensor::{Cpu, CpuError, Tape, Tensor};
 use dfdx::tensor_ops::ReshapeTo;
 
-use super::conv::Conv2D;
+use super::conv::{Conv2D, InputConv2D};
 use super::layer::Act;
 use super::pool::MaxPool2D;
 
@@ -42,7 +42,7 @@ pub type MnistInput<E, D, T = dfdx::tensor::NoneTape> =
 
 /// The paper's MNIST-Conv network with activation `A` (a dfdx builder type).
 pub type MnistConv<A> = (
-    (Conv2D<1, 10, 5>, MaxPool2D<2>, Act<A>),
+    (InputConv2D<1, 10, 5>, MaxPool2D<2>, Act<A>),
     (Conv2D<10, 20, 5>, MaxPool2D<2>, Act<A>),
     (Conv2D<20, 40, 3>, MaxPool2D<2>, Act<A>),
     Flatten1x1,
