@@ -1,12 +1,6 @@
 //! Each layer of `MnistConv<A>` on its own, at the shapes of a batch of 128: forward without
 //! a tape, and forward + backward. Shows where a training step spends its time.
 
-/// Training allocates and frees buffers of a few megabytes at every step (dfdx's gradients and
-/// tensors); mimalloc reuses them where the system allocator hands them back to the OS and
-/// faults them in again (measured: a training run 9% faster end to end).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use arelu::nn::conv::{Conv2D, InputConv2D};
 use arelu::nn::pool::MaxPool2D;
 use arelu::nn::Act;

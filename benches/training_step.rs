@@ -1,12 +1,6 @@
 //! One training step (forward, backward, SGD update) of `MnistConv<A>` at batch 128 on the
 //! shipped MNIST subset, for a few activations side by side.
 
-/// Training allocates and frees buffers of a few megabytes at every step (dfdx's gradients and
-/// tensors); mimalloc reuses them where the system allocator hands them back to the OS and
-/// faults them in again (measured: a training run 9% faster end to end).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use arelu::experiment::batches::Images;
 use arelu::mnist::Mnist;
 use arelu::nn::composed::ComposedActivation;

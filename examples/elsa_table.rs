@@ -19,12 +19,6 @@
 //! skips the runs already there. At the end `DIR` holds `table1.md`, `table4.md`,
 //! `results.csv` and `summary.json`.
 
-/// Training allocates and frees buffers of a few megabytes at every step (dfdx's gradients and
-/// tensors); mimalloc reuses them where the system allocator hands them back to the OS and
-/// faults them in again (measured: a training run 9% faster end to end).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
