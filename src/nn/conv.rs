@@ -840,8 +840,8 @@ fn gemm_fallback<E: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dfdx::nn::{DeviceBuildExt, NumParams, ResetParams, ZeroGrads};
-    use dfdx::optim::{Optimizer, Sgd};
+    use crate::nn::test_support::{sgd_losses, Maps};
+    use dfdx::nn::{DeviceBuildExt, NumParams, ResetParams};
     use dfdx::prelude::*;
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
@@ -1258,28 +1258,9 @@ mod tests {
         let dev = Cpu::seed_from_u64(10);
         type Model = (Conv2D<1, 4, 3>, ReLU, Conv2D<4, 2, 3>);
         let mut model = dev.build_module::<Model, f32>();
-        let mut grads = model.alloc_grads();
-        let mut opt = Sgd::new(
-            &model,
-            SgdConfig {
-                lr: 0.05,
-                momentum: Some(Momentum::Classic(0.9)),
-                weight_decay: None,
-            },
-        );
-        let x: Tensor<(usize, Const<1>, usize, usize), f32, _> =
-            dev.sample_normal_like(&(8, Const, 9, 9));
-        let target: Tensor<(usize, Const<2>, usize, usize), f32, _> =
-            dev.sample_normal_like(&(8, Const, 5, 5));
-        let mut losses = Vec::new();
-        for _ in 0..60 {
-            let y = model.forward_mut(x.trace(grads));
-            let loss = mse_loss(y, target.clone());
-            losses.push(loss.array());
-            grads = loss.backward();
-            opt.update(&mut model, &grads).unwrap();
-            model.zero_grads(&mut grads);
-        }
+        let x: Maps<1, f32> = dev.sample_normal_like(&(8, Const, 9, 9));
+        let target: Maps<2, f32> = dev.sample_normal_like(&(8, Const, 5, 5));
+        let losses = sgd_losses(&mut model, &x, &target, 60);
         assert!(losses.iter().all(|l| l.is_finite()));
         assert!(
             losses[59] < 0.8 * losses[0],

@@ -6,6 +6,8 @@ pub mod fused;
 pub mod layer;
 pub mod mnist_conv;
 pub mod pool;
+#[cfg(test)]
+mod test_support;
 
 pub use layer::{Act, ActivationLayer, LayerError};
 pub use mnist_conv::{MnistConv, MnistInput};

@@ -362,8 +362,8 @@ fn pool_backward<E: Float + Send + Sync>(
 mod tests {
     use super::*;
     use crate::nn::conv::Conv2D;
-    use dfdx::nn::{DeviceBuildExt, ZeroGrads};
-    use dfdx::optim::{Optimizer, Sgd};
+    use crate::nn::test_support::{sgd_losses, Maps};
+    use dfdx::nn::DeviceBuildExt;
     use dfdx::prelude::*;
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
@@ -603,28 +603,9 @@ mod tests {
         let dev = Cpu::seed_from_u64(7);
         type Model = (Conv2D<1, 4, 3>, ReLU, MaxPool2D<2>, Conv2D<4, 2, 2>);
         let mut model = dev.build_module::<Model, f64>();
-        let mut grads = model.alloc_grads();
-        let mut opt = Sgd::new(
-            &model,
-            SgdConfig {
-                lr: 0.05,
-                momentum: Some(Momentum::Classic(0.9)),
-                weight_decay: None,
-            },
-        );
-        let x: Tensor<(usize, Const<1>, usize, usize), f64, _> =
-            dev.sample_normal_like(&(8, Const, 10, 10));
-        let target: Tensor<(usize, Const<2>, usize, usize), f64, _> =
-            dev.sample_normal_like(&(8, Const, 3, 3));
-        let mut losses = Vec::new();
-        for _ in 0..60 {
-            let y = model.forward_mut(x.trace(grads));
-            let loss = mse_loss(y, target.clone());
-            losses.push(loss.array());
-            grads = loss.backward();
-            opt.update(&mut model, &grads).unwrap();
-            model.zero_grads(&mut grads);
-        }
+        let x: Maps<1, f64> = dev.sample_normal_like(&(8, Const, 10, 10));
+        let target: Maps<2, f64> = dev.sample_normal_like(&(8, Const, 3, 3));
+        let losses = sgd_losses(&mut model, &x, &target, 60);
         assert!(
             losses[59] < 0.8 * losses[0],
             "loss did not decrease: {losses:?}"
