@@ -299,8 +299,7 @@ where
         let b_data = read_contiguous(&bias);
 
         let mut out_data = vec![E::zero(); dims.out_len()];
-        let split = dims.split();
-        conv_forward(&dims, split, &x_data, &w_data, &b_data, &mut out_data);
+        conv_forward(&dims, &x_data, &w_data, &b_data, &mut out_data);
         let out = x
             .device()
             .try_tensor_from_vec(out_data, (b, Const::<OUT>, dims.ho, dims.wo))?;
@@ -345,7 +344,6 @@ where
                 let mut grad_b = vec![E::zero(); dims.c_out];
                 conv_backward(
                     &dims,
-                    split,
                     &x_data,
                     &w_data,
                     grad_out,
@@ -429,31 +427,17 @@ impl ConvDims {
     fn weight_len(&self) -> usize {
         self.c_out * self.ikk()
     }
-    /// Elements of the im2col columns of one image.
-    fn cols_img(&self) -> usize {
-        self.ikk() * self.p()
+    /// How many images go into one GEMM: enough to give the GEMM at least
+    /// [`TARGET_COLS`] columns (small images, deep layers), at most `n`.
+    fn group(&self, n: usize) -> usize {
+        TARGET_COLS.div_ceil(self.p().max(1)).clamp(1, n.max(1))
     }
-    /// How the batch is cut into parallel tasks and GEMM groups. Computed
-    /// once per forward pass and reused by its backward pass, which reads the
-    /// columns the forward pass laid out in those groups.
-    fn split(&self) -> Split {
-        let per_task = self
-            .batch
+    /// Images per parallel task: the batch split evenly over rayon's threads.
+    fn per_task(&self) -> usize {
+        self.batch
             .div_ceil(rayon::current_num_threads().max(1))
-            .max(1);
-        // enough images per GEMM to give it at least TARGET_COLS columns
-        // (small images, deep layers), at most a task's worth
-        let group = TARGET_COLS.div_ceil(self.p().max(1)).clamp(1, per_task);
-        Split { per_task, group }
+            .max(1)
     }
-}
-
-/// Images per parallel task (the batch split evenly over rayon's threads)
-/// and images per GEMM within a task.
-#[derive(Debug, Clone, Copy)]
-struct Split {
-    per_task: usize,
-    group: usize,
 }
 
 /// Minimum number of GEMM columns (output pixels of a group of images).
@@ -528,7 +512,6 @@ fn col2im_add<E: Float>(d: &ConvDims, cols: &[E], n: usize, dx: &mut [E]) {
 /// Forward pass on contiguous buffers: `out = conv(x, w) + bias`.
 fn conv_forward<E: Float + Send + Sync + 'static>(
     d: &ConvDims,
-    split: Split,
     x: &[E],
     w: &[E],
     bias: &[E],
@@ -545,71 +528,63 @@ fn conv_forward<E: Float + Send + Sync + 'static>(
         }
         return;
     }
-    let task = |out: &mut [E], x: &[E]| {
-        let n = out.len() / d.out_img();
-        // one group's columns at a time: small enough to stay in cache
-        let mut cols = vec![E::zero(); split.group * d.cols_img()];
-        let mut tmp = vec![
-            E::zero();
-            if split.group > 1 {
-                c_out * split.group * p
-            } else {
-                0
-            }
-        ];
-        let mut start = 0;
-        while start < n {
-            let gn = split.group.min(n - start);
-            let ncols = gn * p;
-            let xs = &x[start * d.in_img()..(start + gn) * d.in_img()];
-            let os = &mut out[start * d.out_img()..(start + gn) * d.out_img()];
-            let cols = &mut cols[..gn * d.cols_img()];
-            im2col(d, xs, gn, cols);
-            let w_mat = Mat::row_major(c_out, ikk);
-            if gn == 1 {
-                for (plane, &b) in os.chunks_exact_mut(p).zip(bias) {
-                    plane.fill(b);
-                }
-                gemm_into(
-                    os,
-                    Mat::row_major(c_out, p),
-                    true,
-                    w,
-                    w_mat,
-                    cols,
-                    Mat::row_major(ikk, p),
-                );
-            } else {
-                let tmp = &mut tmp[..c_out * ncols];
-                let cm = Mat::row_major(ikk, ncols);
-                gemm_into(tmp, Mat::row_major(c_out, ncols), false, w, w_mat, cols, cm);
-                for (img, oi) in os.chunks_exact_mut(d.out_img()).enumerate() {
-                    for (o, plane) in oi.chunks_exact_mut(p).enumerate() {
-                        let src = &tmp[o * ncols + img * p..o * ncols + (img + 1) * p];
-                        let b = bias[o];
-                        for (dst, &s) in plane.iter_mut().zip(src) {
-                            *dst = s + b;
+    let per_task = d.per_task();
+    out.par_chunks_mut(per_task * d.out_img())
+        .zip(x.par_chunks(per_task * d.in_img()))
+        .for_each(|(out, x)| {
+            let n = out.len() / d.out_img();
+            let g = d.group(n);
+            let mut cols = vec![E::zero(); ikk * g * p];
+            let mut tmp = vec![E::zero(); if g > 1 { c_out * g * p } else { 0 }];
+            let mut start = 0;
+            while start < n {
+                let gn = g.min(n - start);
+                let ncols = gn * p;
+                let xs = &x[start * d.in_img()..(start + gn) * d.in_img()];
+                let os = &mut out[start * d.out_img()..(start + gn) * d.out_img()];
+                let cols = &mut cols[..ikk * ncols];
+                im2col(d, xs, gn, cols);
+                let w_mat = Mat::row_major(c_out, ikk);
+                if gn == 1 {
+                    for (plane, &b) in os.chunks_exact_mut(p).zip(bias) {
+                        plane.fill(b);
+                    }
+                    gemm_into(
+                        os,
+                        Mat::row_major(c_out, p),
+                        true,
+                        w,
+                        w_mat,
+                        cols,
+                        Mat::row_major(ikk, p),
+                    );
+                } else {
+                    let tmp = &mut tmp[..c_out * ncols];
+                    let cm = Mat::row_major(ikk, ncols);
+                    gemm_into(tmp, Mat::row_major(c_out, ncols), false, w, w_mat, cols, cm);
+                    for (img, oi) in os.chunks_exact_mut(d.out_img()).enumerate() {
+                        for (o, plane) in oi.chunks_exact_mut(p).enumerate() {
+                            let src = &tmp[o * ncols + img * p..o * ncols + (img + 1) * p];
+                            let b = bias[o];
+                            for (dst, &s) in plane.iter_mut().zip(src) {
+                                *dst = s + b;
+                            }
                         }
                     }
                 }
+                start += gn;
             }
-            start += gn;
-        }
-    };
-    out.par_chunks_mut(split.per_task * d.out_img())
-        .zip(x.par_chunks(split.per_task * d.in_img()))
-        .for_each(|(out, x)| task(out, x));
+        });
 }
 
-/// Backward pass on contiguous buffers, with the `split` of the forward pass.
-/// Accumulates into `dw`, `db`, and into `dx` when the input gradient is
-/// wanted. The im2col columns are computed again, group by group: keeping
-/// the forward pass's columns of the whole batch instead was measured slower
-/// (megabytes written, then read back from memory rather than cache).
+/// Backward pass on contiguous buffers. Accumulates into `dw`, `db`, and into
+/// `dx` when the input gradient is wanted. The im2col columns are computed
+/// again, group by group: keeping the forward pass's columns of the whole
+/// batch instead was measured slower (megabytes written, then read back from
+/// memory rather than cache).
 #[allow(clippy::too_many_arguments)]
 fn conv_backward<E: Float + Send + Sync + 'static>(
     d: &ConvDims,
-    split: Split,
     x: &[E],
     w: &[E],
     grad_out: &[E],
@@ -627,32 +602,29 @@ fn conv_backward<E: Float + Send + Sync + 'static>(
         }
         return;
     }
+    let per_task = d.per_task();
     // one input-gradient slice (or none) per task, in task order
     let dx_tasks: Vec<Option<&mut [E]>> = match dx {
-        Some(dx) => dx
-            .chunks_mut(split.per_task * d.in_img())
-            .map(Some)
-            .collect(),
-        None => (0..d.batch.div_ceil(split.per_task))
-            .map(|_| None)
-            .collect(),
+        Some(dx) => dx.chunks_mut(per_task * d.in_img()).map(Some).collect(),
+        None => (0..d.batch.div_ceil(per_task)).map(|_| None).collect(),
     };
     let partials: Vec<(Vec<E>, Vec<E>)> = dx_tasks
         .into_par_iter()
-        .zip(x.par_chunks(split.per_task * d.in_img()))
-        .zip(grad_out.par_chunks(split.per_task * d.out_img()))
+        .zip(x.par_chunks(per_task * d.in_img()))
+        .zip(grad_out.par_chunks(per_task * d.out_img()))
         .map(|((mut dx, x), gout)| {
             let n = gout.len() / d.out_img();
-            let g = split.group;
+            let g = d.group(n);
             let mut dw_local = vec![E::zero(); c_out * ikk];
             let mut db_local = vec![E::zero(); c_out];
-            let mut cols = vec![E::zero(); g * d.cols_img()];
-            let mut dcols = vec![E::zero(); if dx.is_some() { g * d.cols_img() } else { 0 }];
+            let mut cols = vec![E::zero(); ikk * g * p];
+            let mut dcols = vec![E::zero(); if dx.is_some() { ikk * g * p } else { 0 }];
             let mut gtmp = vec![E::zero(); if g > 1 { c_out * g * p } else { 0 }];
             let mut start = 0;
             while start < n {
                 let gn = g.min(n - start);
                 let ncols = gn * p;
+                let xs = &x[start * d.in_img()..(start + gn) * d.in_img()];
                 let gs = &gout[start * d.out_img()..(start + gn) * d.out_img()];
                 // G: the upstream gradient of the group as a c_out x ncols matrix
                 let gmat: &[E] = if gn == 1 {
@@ -670,13 +642,8 @@ fn conv_backward<E: Float + Send + Sync + 'static>(
                 for (acc, row) in db_local.iter_mut().zip(gmat.chunks_exact(ncols)) {
                     *acc = row.iter().fold(*acc, |a, &v| a + v);
                 }
-                let cols = &mut cols[..gn * d.cols_img()];
-                im2col(
-                    d,
-                    &x[start * d.in_img()..(start + gn) * d.in_img()],
-                    gn,
-                    cols,
-                );
+                let cols = &mut cols[..ikk * ncols];
+                im2col(d, xs, gn, cols);
                 let g_mat = Mat::row_major(c_out, ncols);
                 // dW (c_out x ikk) += G (c_out x ncols) * cols^T (ncols x ikk)
                 let cols_t = Mat {
