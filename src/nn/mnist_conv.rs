@@ -12,6 +12,8 @@
 //! `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`. The activation sits after the pooling, and each of the
 //! three activation layers has its own parameters. The loss of the paper (log-softmax then
 //! negative log-likelihood) is dfdx's `cross_entropy_with_logits_loss` on these logits.
+//! The first convolution is an [`InputConv2D`]: it computes no gradient for the images, which
+//! nothing reads (as in PyTorch, where the data does not require grad).
 //!
 //! ```
 //! use arelu::nn::mnist_conv::{MnistConv, MnistInput};
