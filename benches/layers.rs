@@ -1,7 +1,9 @@
 //! Each layer of `MnistConv<A>` on its own, at the shapes of a batch of 128: forward without
-//! a tape, and forward + backward. Shows where a training step spends its time.
+//! a tape, and forward + backward. Shows where a training step spends its time. The separate
+//! convolution and pooling layers are timed too, next to the fused layer that replaces them.
 
 use arelu::nn::conv::{Conv2D, InputConv2D};
+use arelu::nn::conv_pool::{ConvPool2D, InputConvPool2D};
 use arelu::nn::pool::MaxPool2D;
 use arelu::nn::Act;
 use arelu::Relu;
@@ -43,12 +45,18 @@ fn layers(c: &mut Criterion) {
     let conv3 = dev.build_module::<Conv2D<20, 40, 3>, f32>();
     let pool = dev.build_module::<MaxPool2D<2>, f32>();
     let relu = dev.build_module::<Act<Relu>, f32>();
-    bench_layer::<1, 10, _>(c, "conv1 1->10 5x5 on 28x28", &conv1, 28);
-    bench_layer::<10, 10, _>(c, "pool1 10x24x24", &pool, 24);
+    let conv_pool1 = dev.build_module::<InputConvPool2D<1, 10, 5, 2>, f32>();
+    let conv_pool2 = dev.build_module::<ConvPool2D<10, 20, 5, 2>, f32>();
+    let conv_pool3 = dev.build_module::<ConvPool2D<20, 40, 3, 2>, f32>();
+    bench_layer::<1, 10, _>(c, "conv+pool1 1->10 5x5 on 28x28", &conv_pool1, 28);
     bench_layer::<10, 10, _>(c, "relu1 10x12x12", &relu, 12);
-    bench_layer::<10, 20, _>(c, "conv2 10->20 5x5 on 12x12", &conv2, 12);
-    bench_layer::<20, 20, _>(c, "pool2 20x8x8", &pool, 8);
-    bench_layer::<20, 40, _>(c, "conv3 20->40 3x3 on 4x4", &conv3, 4);
+    bench_layer::<10, 20, _>(c, "conv+pool2 10->20 5x5 on 12x12", &conv_pool2, 12);
+    bench_layer::<20, 40, _>(c, "conv+pool3 20->40 3x3 on 4x4", &conv_pool3, 4);
+    bench_layer::<1, 10, _>(c, "separate conv1 1->10 5x5 on 28x28", &conv1, 28);
+    bench_layer::<10, 10, _>(c, "separate pool1 10x24x24", &pool, 24);
+    bench_layer::<10, 20, _>(c, "separate conv2 10->20 5x5 on 12x12", &conv2, 12);
+    bench_layer::<20, 20, _>(c, "separate pool2 20x8x8", &pool, 8);
+    bench_layer::<20, 40, _>(c, "separate conv3 20->40 3x3 on 4x4", &conv3, 4);
 }
 
 criterion_group!(benches, layers);

@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut elsa_net = dev.build_module::<MnistConv<Elsa<Swish>>, f32>();
 
     // Initial values can be chosen from code: start AReLU's first layer at α = 0.5, β = 1.
-    arelu_net.0 .2.try_set_params(&[0.5, 1.0])?;
+    arelu_net.0 .1.try_set_params(&[0.5, 1.0])?;
 
     // 3. Train both for a few steps on the same batches.
     let mut sgd = Sgd::new(
@@ -85,7 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // 4. The learned α and β of each activation layer, and the learned curve.
-    for (i, layer) in [&arelu_net.0 .2, &arelu_net.1 .2, &arelu_net.2 .2]
+    for (i, layer) in [&arelu_net.0 .1, &arelu_net.1 .1, &arelu_net.2 .1]
         .iter()
         .enumerate()
     {
@@ -99,7 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             learned.eval(1.0f64)
         );
     }
-    let elsa = elsa_net.0 .2.activation();
+    let elsa = elsa_net.0 .1.activation();
     println!(
         "Elsa<Swish> layer 1: alpha {:.4}, beta {:.4}",
         elsa.alpha, elsa.beta

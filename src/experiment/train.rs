@@ -113,7 +113,7 @@ pub fn train_typed<A: Activation>(spec: RunSpec, train: &Images, test: &Images) 
     let mut model = dev.build_module::<MnistConv<A>, f32>();
     if let Some((alpha, beta)) = spec.initial_alpha_beta {
         // α and β are the last two parameters of AReLU and of every `Elsa<A>`.
-        for layer in [&mut model.0 .2, &mut model.1 .2, &mut model.2 .2] {
+        for layer in [&mut model.0 .1, &mut model.1 .1, &mut model.2 .1] {
             let mut values = layer.param_values();
             let n = values.len();
             if n >= 2 && layer.param_names()[n - 2..] == ["alpha", "beta"] {
@@ -168,9 +168,9 @@ pub fn train_typed<A: Activation>(spec: RunSpec, train: &Images, test: &Images) 
             train_loss: loss_sum / batches.max(1) as f64,
             train_seconds,
             activation_params: vec![
-                model.0 .2.param_values(),
-                model.1 .2.param_values(),
-                model.2 .2.param_values(),
+                model.0 .1.param_values(),
+                model.1 .1.param_values(),
+                model.2 .1.param_values(),
             ],
         });
     }

@@ -80,7 +80,7 @@ use dfdx::nn::{
     BuildModule, BuildOnDevice, Module, ModuleVisitor, NonMutableModule, TensorCollection,
     TensorOptions,
 };
-use dfdx::shapes::{Const, Dim, Dtype, HasShape, Rank1, Rank4, Shape, Unit};
+use dfdx::shapes::{Const, ConstShape, Dim, Dtype, HasShape, Rank1, Rank4, Shape, Unit};
 use dfdx::tensor::{Cpu, CpuError, PutTape, SplitTape, Storage, Tape, Tensor, TensorFromVec};
 use dfdx::tensor_ops::{Device, ReshapeTo};
 use num_traits::Float;
@@ -176,24 +176,32 @@ where
                     "weight",
                     |s| &s.weight,
                     |s| &mut s.weight,
-                    TensorOptions::reset_with(|t| {
-                        let b = init_bound::<E>(IN * K * K);
-                        t.try_fill_with_distr(Uniform::new_inclusive(-b, b))
-                    }),
+                    conv_init::<IN, K, _, _, _>(),
                 ),
                 Self::tensor(
                     "bias",
                     |s| &s.bias,
                     |s| &mut s.bias,
-                    TensorOptions::reset_with(|t| {
-                        let b = init_bound::<E>(IN * K * K);
-                        t.try_fill_with_distr(Uniform::new_inclusive(-b, b))
-                    }),
+                    conv_init::<IN, K, _, _, _>(),
                 ),
             ),
             |(weight, bias)| DeviceConv2D { weight, bias },
         )
     }
+}
+
+/// PyTorch's default initialisation of a convolution's weight and bias:
+/// `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, `fan_in = IN * K * K`.
+pub(crate) fn conv_init<const IN: usize, const K: usize, S, E, D>() -> TensorOptions<S, E, D>
+where
+    S: ConstShape,
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+{
+    TensorOptions::reset_with(|t| {
+        let b = init_bound::<E>(IN * K * K);
+        t.try_fill_with_distr(Uniform::new_inclusive(-b, b))
+    })
 }
 
 /// `1 / sqrt(fan_in)` (PyTorch's default bound); `fan_in == 0` gives 0.
@@ -264,102 +272,145 @@ where
         x: Tensor<(B, Const<IN>, H, W), E, Cpu, T>,
     ) -> Result<BatchedOut<B, OUT, E, T>, CpuError> {
         const { assert!(K > 0, "Conv2D kernel size K must be positive") };
-        let (b, _, h, w) = *x.shape();
-        let (h, w) = (h.size(), w.size());
-        if h < K || w < K {
-            return Err(CpuError::WrongNumElements);
-        }
-        let dims = ConvDims {
-            batch: b.size(),
-            c_in: IN,
-            c_out: OUT,
-            k: K,
-            h,
-            w,
-            ho: h - K + 1,
-            wo: w - K + 1,
-        };
+        record_conv_op::<K, INPUT_GRAD, _, _, _, _, _, _, _, _>(
+            x,
+            &self.weight,
+            &self.bias,
+            |d, x, w, b| {
+                let mut out = vec![E::zero(); d.out_len()];
+                conv_forward(d, x, w, b, &mut out);
+                Ok(ConvOpOutput {
+                    data: out,
+                    h: d.ho,
+                    w: d.wo,
+                    saved: (),
+                })
+            },
+            |d, (), x, w, grad_out, grad_x, grad_w, grad_b| {
+                conv_backward(d, x, w, grad_out, grad_x, grad_w, grad_b)
+            },
+        )
+    }
+}
 
-        // Gradient buffers follow the storage layout of a tensor, so every
-        // tensor whose gradient we write is made contiguous first. If a copy
-        // is needed, dfdx records it on the tape and routes the gradient back
-        // to the original (strided) tensor.
-        let x = x.try_contiguous()?;
-        let (x, tape) = x.split_tape();
-        let weight = self.weight.retaped::<T>().try_contiguous()?;
-        let (weight, w_tape) = weight.split_tape();
-        let bias = self.bias.retaped::<T>().try_contiguous()?;
-        let (bias, b_tape) = bias.split_tape();
-        let mut tape = tape.merge(w_tape).merge(b_tape);
+/// What the forward pass of a convolution-like op gives [`record_conv_op`]: the output
+/// (`batch x OUT x h x w`) and what its backward pass needs besides the input and weights.
+pub(crate) struct ConvOpOutput<E, S> {
+    pub(crate) data: Vec<E>,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) saved: S,
+}
 
-        // dfdx 0.13 gives no public view of a Cpu tensor's data (`Tensorlike` is
-        // crate-private), so the kernels work on copies.
-        let x_data = read_contiguous(&x);
-        let w_data = read_contiguous(&weight);
-        let b_data = read_contiguous(&bias);
+/// The dfdx side of an op that convolves `x` with `weight` and `bias` (stride 1, no
+/// padding): checks the sizes, copies the data out of the tensors, runs `forward` on it, and
+/// records `backward` on the tape. `backward` gets the gradient of the output and adds into
+/// the gradients of the weight and bias (zeroed buffers of their sizes) and, if
+/// `INPUT_GRAD`, of the input (dfdx's gradient buffer, possibly holding earlier sums).
+#[allow(clippy::type_complexity)]
+pub(crate) fn record_conv_op<
+    const K: usize,
+    const INPUT_GRAD: bool,
+    const IN: usize,
+    const OUT: usize,
+    B: Dim,
+    H: Dim,
+    W: Dim,
+    E: Dtype + Float,
+    T: Tape<E, Cpu>,
+    S: 'static,
+>(
+    x: Tensor<(B, Const<IN>, H, W), E, Cpu, T>,
+    weight: &Tensor<Rank4<OUT, IN, K, K>, E, Cpu>,
+    bias: &Tensor<Rank1<OUT>, E, Cpu>,
+    forward: impl FnOnce(&ConvDims, &[E], &[E], &[E]) -> Result<ConvOpOutput<E, S>, CpuError>,
+    backward: impl FnOnce(&ConvDims, S, &[E], &[E], &[E], Option<&mut [E]>, &mut [E], &mut [E])
+        + 'static,
+) -> Result<BatchedOut<B, OUT, E, T>, CpuError> {
+    let (b, _, h, w) = *x.shape();
+    let dims = ConvDims::new(b.size(), IN, OUT, K, h.size(), w.size())
+        .ok_or(CpuError::WrongNumElements)?;
 
-        let mut out_data = vec![E::zero(); dims.out_len()];
-        conv_forward(&dims, &x_data, &w_data, &b_data, &mut out_data);
-        let out = x
-            .device()
-            .try_tensor_from_vec(out_data, (b, Const::<OUT>, dims.ho, dims.wo))?;
+    // Gradient buffers follow the storage layout of a tensor, so every tensor whose gradient
+    // we write is made contiguous first. If a copy is needed, dfdx records it on the tape and
+    // routes the gradient back to the original (strided) tensor.
+    let x = x.try_contiguous()?;
+    let (x, tape) = x.split_tape();
+    let weight = weight.retaped::<T>().try_contiguous()?;
+    let (weight, w_tape) = weight.split_tape();
+    let bias = bias.retaped::<T>().try_contiguous()?;
+    let (bias, b_tape) = bias.split_tape();
+    let mut tape = tape.merge(w_tape).merge(b_tape);
 
-        if T::OWNS_TAPE {
-            let x_ghost = x.ghost();
-            let w_ghost = weight.ghost();
-            let b_ghost = bias.ghost();
-            let out_ghost = out.ghost();
-            drop(x);
-            tape.add_backward_op(move |grads| {
-                grads.try_alloc_for(&out_ghost)?;
-                if INPUT_GRAD {
-                    grads.try_alloc_for(&x_ghost)?;
-                }
-                let grad_out = grads.get_or_alloc_mut(&out_ghost)?;
-                if grad_out.len() < dims.out_len() {
+    // dfdx 0.13 gives no public view of a Cpu tensor's data (`Tensorlike` is crate-private),
+    // so the kernels work on copies.
+    let x_data = read_contiguous(&x);
+    let w_data = read_contiguous(&weight);
+    let b_data = read_contiguous(&bias);
+
+    let output = forward(&dims, &x_data, &w_data, &b_data)?;
+    let out_len = output.data.len();
+    if out_len != dims.batch * OUT * output.h * output.w {
+        return Err(CpuError::WrongNumElements);
+    }
+    let out = x
+        .device()
+        .try_tensor_from_vec(output.data, (b, Const::<OUT>, output.h, output.w))?;
+
+    if T::OWNS_TAPE {
+        let saved = output.saved;
+        let x_ghost = x.ghost();
+        let w_ghost = weight.ghost();
+        let b_ghost = bias.ghost();
+        let out_ghost = out.ghost();
+        drop(x);
+        tape.add_backward_op(move |grads| {
+            grads.try_alloc_for(&out_ghost)?;
+            if INPUT_GRAD {
+                grads.try_alloc_for(&x_ghost)?;
+            }
+            let grad_out = grads.get_or_alloc_mut(&out_ghost)?;
+            if grad_out.len() < out_len {
+                return Err(CpuError::WrongNumElements);
+            }
+            let grad_out: *const E = grad_out.as_ptr();
+            let grad_x = if INPUT_GRAD {
+                let grad_x = grads.get_or_alloc_mut(&x_ghost)?;
+                if grad_x.len() < dims.in_len() {
                     return Err(CpuError::WrongNumElements);
                 }
-                let grad_out: *const E = grad_out.as_ptr();
-                let grad_x = if INPUT_GRAD {
-                    let grad_x = grads.get_or_alloc_mut(&x_ghost)?;
-                    if grad_x.len() < dims.in_len() {
-                        return Err(CpuError::WrongNumElements);
-                    }
-                    Some(&mut grad_x[..dims.in_len()])
-                } else {
-                    None
-                };
-                // SAFETY: `out_ghost` belongs to the tensor created just above
-                // by `try_tensor_from_vec`, which got a fresh unique id, so its
-                // gradient is a different entry of `grads` (a different heap
-                // buffer) than the one of `x_ghost`. Both entries exist (see
-                // `try_alloc_for` above) and no entry is inserted or removed
-                // while `grad_out` is in use (up to `conv_backward`), so its
-                // buffer is neither moved nor freed nor mutably aliased (and
-                // a `Vec`'s heap buffer does not move when the map's nodes
-                // do). Its length was checked above.
-                let grad_out: &[E] =
-                    unsafe { std::slice::from_raw_parts(grad_out, dims.out_len()) };
-                let mut grad_w = vec![E::zero(); dims.weight_len()];
-                let mut grad_b = vec![E::zero(); dims.c_out];
-                conv_backward(
-                    &dims,
-                    &x_data,
-                    &w_data,
-                    grad_out,
-                    grad_x,
-                    &mut grad_w,
-                    &mut grad_b,
-                );
-                // Added one at a time through fresh borrows, so this is also
-                // correct if the weight/bias share an id with the input.
-                add_into(grads.get_or_alloc_mut(&w_ghost)?, &grad_w)?;
-                add_into(grads.get_or_alloc_mut(&b_ghost)?, &grad_b)?;
-                Ok(())
-            });
-        }
-        Ok(out.put_tape(tape))
+                Some(&mut grad_x[..dims.in_len()])
+            } else {
+                None
+            };
+            // SAFETY: `out_ghost` belongs to the tensor created just above by
+            // `try_tensor_from_vec`, which got a fresh unique id, so its gradient is a
+            // different entry of `grads` (a different heap buffer) than the one of
+            // `x_ghost`. Both entries exist (see `try_alloc_for` above) and no entry is
+            // inserted or removed while `grad_out` is in use (up to `backward`), so its
+            // buffer is neither moved nor freed nor mutably aliased (and a `Vec`'s heap
+            // buffer does not move when the map's nodes do). Its length was checked above.
+            let grad_out: &[E] = unsafe { std::slice::from_raw_parts(grad_out, out_len) };
+            let mut grad_w = vec![E::zero(); dims.weight_len()];
+            let mut grad_b = vec![E::zero(); dims.c_out];
+            backward(
+                &dims,
+                saved,
+                &x_data,
+                &w_data,
+                grad_out,
+                grad_x,
+                &mut grad_w,
+                &mut grad_b,
+            );
+            // Added one at a time through fresh borrows, so this is also correct if the
+            // weight/bias share an id with the input.
+            add_into(grads.get_or_alloc_mut(&w_ghost)?, &grad_w)?;
+            add_into(grads.get_or_alloc_mut(&b_ghost)?, &grad_b)?;
+            Ok(())
+        });
     }
+    Ok(out.put_tape(tape))
 }
 
 /// The elements of a contiguous Cpu tensor (as `try_contiguous` returns) in row-major order.
@@ -375,7 +426,8 @@ pub(crate) fn read_contiguous<S: Shape, E: Unit, T>(t: &Tensor<S, E, Cpu, T>) ->
 }
 
 /// Output of a batched forward: `(B, Const<C>, usize, usize)` on the Cpu.
-type BatchedOut<B, const C: usize, E, T> = Tensor<(B, Const<C>, usize, usize), E, Cpu, T>;
+pub(crate) type BatchedOut<B, const C: usize, E, T> =
+    Tensor<(B, Const<C>, usize, usize), E, Cpu, T>;
 
 /// `dst[..src.len()] += src`.
 fn add_into<E: Float>(dst: &mut [E], src: &[E]) -> Result<(), CpuError> {
@@ -390,46 +442,70 @@ fn add_into<E: Float>(dst: &mut [E], src: &[E]) -> Result<(), CpuError> {
 
 /// Sizes of one convolution call (all runtime values).
 #[derive(Debug, Clone, Copy)]
-struct ConvDims {
-    batch: usize,
-    c_in: usize,
-    c_out: usize,
-    k: usize,
-    h: usize,
-    w: usize,
-    ho: usize,
-    wo: usize,
+pub(crate) struct ConvDims {
+    pub(crate) batch: usize,
+    pub(crate) c_in: usize,
+    pub(crate) c_out: usize,
+    pub(crate) k: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) ho: usize,
+    pub(crate) wo: usize,
 }
 
 impl ConvDims {
+    /// The sizes of a stride-1, unpadded `k`x`k` convolution of `batch` images of
+    /// `c_in`x`h`x`w`; `None` if the image is smaller than the kernel.
+    pub(crate) fn new(
+        batch: usize,
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        h: usize,
+        w: usize,
+    ) -> Option<Self> {
+        if h < k || w < k {
+            return None;
+        }
+        Some(ConvDims {
+            batch,
+            c_in,
+            c_out,
+            k,
+            h,
+            w,
+            ho: h - k + 1,
+            wo: w - k + 1,
+        })
+    }
     /// Elements per input image.
-    fn in_img(&self) -> usize {
+    pub(crate) fn in_img(&self) -> usize {
         self.c_in * self.h * self.w
     }
     /// Elements per output image.
-    fn out_img(&self) -> usize {
+    pub(crate) fn out_img(&self) -> usize {
         self.c_out * self.ho * self.wo
     }
     /// Output pixels per channel.
-    fn p(&self) -> usize {
+    pub(crate) fn p(&self) -> usize {
         self.ho * self.wo
     }
     /// Rows of the im2col matrix (= columns of the weight matrix).
-    fn ikk(&self) -> usize {
+    pub(crate) fn ikk(&self) -> usize {
         self.c_in * self.k * self.k
     }
-    fn in_len(&self) -> usize {
+    pub(crate) fn in_len(&self) -> usize {
         self.batch * self.in_img()
     }
-    fn out_len(&self) -> usize {
+    pub(crate) fn out_len(&self) -> usize {
         self.batch * self.out_img()
     }
-    fn weight_len(&self) -> usize {
+    pub(crate) fn weight_len(&self) -> usize {
         self.c_out * self.ikk()
     }
     /// How many images go into one GEMM: enough to give the GEMM at least
     /// [`TARGET_COLS`] columns (small images, deep layers), at most `n`.
-    fn group(&self, n: usize) -> usize {
+    pub(crate) fn group(&self, n: usize) -> usize {
         TARGET_COLS.div_ceil(self.p().max(1)).clamp(1, n.max(1))
     }
     /// Images per parallel task: the batch split evenly over rayon's threads.
@@ -532,49 +608,82 @@ fn conv_forward<E: Float + Send + Sync + 'static>(
     out.par_chunks_mut(per_task * d.out_img())
         .zip(x.par_chunks(per_task * d.in_img()))
         .for_each(|(out, x)| {
-            let n = out.len() / d.out_img();
-            let g = d.group(n);
-            let mut cols = vec![E::zero(); ikk * g * p];
-            let mut tmp = vec![E::zero(); if g > 1 { c_out * g * p } else { 0 }];
-            let mut start = 0;
-            while start < n {
-                let gn = g.min(n - start);
-                let ncols = gn * p;
-                let xs = &x[start * d.in_img()..(start + gn) * d.in_img()];
-                let os = &mut out[start * d.out_img()..(start + gn) * d.out_img()];
-                let cols = &mut cols[..ikk * ncols];
-                im2col(d, xs, gn, cols);
-                let w_mat = Mat::row_major(c_out, ikk);
-                if gn == 1 {
-                    for (plane, &b) in os.chunks_exact_mut(p).zip(bias) {
-                        plane.fill(b);
-                    }
-                    gemm_into(
-                        os,
-                        Mat::row_major(c_out, p),
-                        true,
-                        w,
-                        w_mat,
-                        cols,
-                        Mat::row_major(ikk, p),
-                    );
-                } else {
-                    let tmp = &mut tmp[..c_out * ncols];
-                    let cm = Mat::row_major(ikk, ncols);
-                    gemm_into(tmp, Mat::row_major(c_out, ncols), false, w, w_mat, cols, cm);
-                    for (img, oi) in os.chunks_exact_mut(d.out_img()).enumerate() {
-                        for (o, plane) in oi.chunks_exact_mut(p).enumerate() {
-                            let src = &tmp[o * ncols + img * p..o * ncols + (img + 1) * p];
-                            let b = bias[o];
-                            for (dst, &s) in plane.iter_mut().zip(src) {
-                                *dst = s + b;
-                            }
-                        }
+            let mut scratch = ForwardScratch::default();
+            conv_forward_images(d, x, w, bias, out, &mut scratch);
+        });
+}
+
+/// Work buffers of [`conv_forward_images`], kept by callers that call it repeatedly.
+#[derive(Debug)]
+pub(crate) struct ForwardScratch<E> {
+    cols: Vec<E>,
+    tmp: Vec<E>,
+}
+
+impl<E> Default for ForwardScratch<E> {
+    fn default() -> Self {
+        ForwardScratch {
+            cols: Vec::new(),
+            tmp: Vec::new(),
+        }
+    }
+}
+
+/// [`conv_forward`] of the images in `x` (a whole number of them, `d.batch` is not used)
+/// into `out`, on the calling thread. Needs `d.ikk() > 0`.
+pub(crate) fn conv_forward_images<E: Float + 'static>(
+    d: &ConvDims,
+    x: &[E],
+    w: &[E],
+    bias: &[E],
+    out: &mut [E],
+    scratch: &mut ForwardScratch<E>,
+) {
+    let (p, ikk, c_out) = (d.p(), d.ikk(), d.c_out);
+    let n = out.len() / d.out_img();
+    let g = d.group(n);
+    scratch.cols.resize(ikk * g * p, E::zero());
+    scratch
+        .tmp
+        .resize(if g > 1 { c_out * g * p } else { 0 }, E::zero());
+    let mut start = 0;
+    while start < n {
+        let gn = g.min(n - start);
+        let ncols = gn * p;
+        let xs = &x[start * d.in_img()..(start + gn) * d.in_img()];
+        let os = &mut out[start * d.out_img()..(start + gn) * d.out_img()];
+        let cols = &mut scratch.cols[..ikk * ncols];
+        im2col(d, xs, gn, cols);
+        let w_mat = Mat::row_major(c_out, ikk);
+        if gn == 1 {
+            for (plane, &b) in os.chunks_exact_mut(p).zip(bias) {
+                plane.fill(b);
+            }
+            gemm_into(
+                os,
+                Mat::row_major(c_out, p),
+                true,
+                w,
+                w_mat,
+                cols,
+                Mat::row_major(ikk, p),
+            );
+        } else {
+            let tmp = &mut scratch.tmp[..c_out * ncols];
+            let cm = Mat::row_major(ikk, ncols);
+            gemm_into(tmp, Mat::row_major(c_out, ncols), false, w, w_mat, cols, cm);
+            for (img, oi) in os.chunks_exact_mut(d.out_img()).enumerate() {
+                for (o, plane) in oi.chunks_exact_mut(p).enumerate() {
+                    let src = &tmp[o * ncols + img * p..o * ncols + (img + 1) * p];
+                    let b = bias[o];
+                    for (dst, &s) in plane.iter_mut().zip(src) {
+                        *dst = s + b;
                     }
                 }
-                start += gn;
             }
-        });
+        }
+        start += gn;
+    }
 }
 
 /// Backward pass on contiguous buffers. Accumulates into `dw`, `db`, and into

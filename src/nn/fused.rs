@@ -8,6 +8,7 @@
 
 use rayon::prelude::*;
 
+use super::simd::with_simd;
 use crate::activation::{cast, Activation, Float, EVAL_NOISE};
 
 /// Elements per parallel chunk; also the span of each partial parameter-gradient sum.
@@ -142,26 +143,6 @@ pub fn backward<A: Activation, F: Float>(
                 total
             })
     }
-}
-
-/// Runs `kernel` compiled for AVX2 and FMA when the CPU has them (checked at run time, so
-/// the crate still runs on any x86-64), and as it is otherwise. The kernel's loops must be
-/// inlined into it (`#[inline(always)]`) to benefit. Floating-point results are identical
-/// either way: Rust never fuses a multiply and an add on its own.
-#[inline(always)]
-fn with_simd<R>(kernel: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2<R>(kernel: impl FnOnce() -> R) -> R {
-            kernel()
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has both features (checked just above).
-            return unsafe { avx2(kernel) };
-        }
-    }
-    kernel()
 }
 
 /// Independent accumulators of the backward pass: element `i` adds its parameter gradients

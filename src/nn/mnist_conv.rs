@@ -12,8 +12,11 @@
 //! `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`. The activation sits after the pooling, and each of the
 //! three activation layers has its own parameters. The loss of the paper (log-softmax then
 //! negative log-likelihood) is dfdx's `cross_entropy_with_logits_loss` on these logits.
-//! The first convolution is an [`InputConv2D`]: it computes no gradient for the images, which
-//! nothing reads (as in PyTorch, where the data does not require grad).
+//! Each convolution and the pooling after it are one [`ConvPool2D`] layer, which computes
+//! what [`Conv2D`](super::conv::Conv2D) followed by [`MaxPool2D`](super::pool::MaxPool2D)
+//! computes with less work (its docs say how). The first is an [`InputConvPool2D`]: it
+//! computes no gradient for the images, which nothing reads (as in PyTorch, where the data
+//! does not require grad).
 //!
 //! ```
 //! use arelu::nn::mnist_conv::{MnistConv, MnistInput};
@@ -25,7 +28,7 @@
 //! let x: MnistInput<f32, Cpu> = dev.zeros_like(&(2, Const, Const, Const));
 //! let logits = model.forward(x);
 //! assert_eq!(logits.shape(), &(2, Const::<10>));
-//! assert_eq!(model.0 .2.param_names(), ["alpha", "beta"]);
+//! assert_eq!(model.0 .1.param_names(), ["alpha", "beta"]);
 //! ```
 
 use dfdx::nn::builders::Linear;
@@ -34,9 +37,8 @@ use dfdx::shapes::{Const, Dtype, HasShape};
 use dfdx::tensor::{Cpu, CpuError, Tape, Tensor};
 use dfdx::tensor_ops::ReshapeTo;
 
-use super::conv::{Conv2D, InputConv2D};
+use super::conv_pool::{ConvPool2D, InputConvPool2D};
 use super::layer::Act;
-use super::pool::MaxPool2D;
 
 /// A batch of MNIST images: `(batch, 1, 28, 28)`.
 pub type MnistInput<E, D, T = dfdx::tensor::NoneTape> =
@@ -44,9 +46,9 @@ pub type MnistInput<E, D, T = dfdx::tensor::NoneTape> =
 
 /// The paper's MNIST-Conv network with activation `A` (a dfdx builder type).
 pub type MnistConv<A> = (
-    (InputConv2D<1, 10, 5>, MaxPool2D<2>, Act<A>),
-    (Conv2D<10, 20, 5>, MaxPool2D<2>, Act<A>),
-    (Conv2D<20, 40, 3>, MaxPool2D<2>, Act<A>),
+    (InputConvPool2D<1, 10, 5, 2>, Act<A>),
+    (ConvPool2D<10, 20, 5, 2>, Act<A>),
+    (ConvPool2D<20, 40, 3, 2>, Act<A>),
     Flatten1x1,
     Linear<40, 10>,
 );

@@ -2,10 +2,12 @@
 //! stable-Rust convolution and max-pooling layers that dfdx 0.13 only ships on nightly.
 pub mod composed;
 pub mod conv;
+pub mod conv_pool;
 pub mod fused;
 pub mod layer;
 pub mod mnist_conv;
 pub mod pool;
+mod simd;
 #[cfg(test)]
 mod test_support;
 

@@ -75,6 +75,7 @@ use num_traits::Float;
 use rayon::prelude::*;
 
 use super::conv::read_contiguous;
+use super::simd::with_simd;
 
 /// Max pooling over `K`x`K` windows with stride `K` and no padding
 /// (PyTorch's `MaxPool2d(K)`). See the [module docs](self).
@@ -204,13 +205,13 @@ type Pooled<B, C, E, T> = Tensor<(B, C, usize, usize), E, Cpu, T>;
 
 /// Runtime sizes of one pooling call.
 #[derive(Debug, Clone, Copy)]
-struct PoolDims {
+pub(crate) struct PoolDims {
     /// batch * channels
-    planes: usize,
-    h: usize,
-    w: usize,
-    ho: usize,
-    wo: usize,
+    pub(crate) planes: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) ho: usize,
+    pub(crate) wo: usize,
 }
 
 impl PoolDims {
@@ -265,38 +266,57 @@ fn pool_forward<const K: usize, E: Float + Send + Sync>(
     out.par_chunks_mut(per_task * out_plane)
         .zip(x.par_chunks(per_task * in_plane))
         .zip(argmax.par_chunks_mut(per_task * out_plane))
-        .for_each(|((out, x), argmax)| {
-            for (p, (o, plane)) in out
-                .chunks_exact_mut(out_plane)
-                .zip(x.chunks_exact(in_plane))
-                .enumerate()
-            {
-                if K == 2 {
-                    let argmax = &mut argmax[p * out_plane..(p + 1) * out_plane];
-                    pool_plane_2x2(plane, d, o, argmax);
-                    continue;
-                }
-                for (oh, row) in o.chunks_exact_mut(d.wo).enumerate() {
-                    for (ow, v) in row.iter_mut().enumerate() {
-                        let (idx, max) = window_argmax::<K, E>(plane, d.w, oh, ow);
-                        *v = max;
-                        // fits: the caller checked that a plane's size fits in u32
-                        argmax[p * out_plane + oh * d.wo + ow] = idx as u32;
-                    }
-                }
-            }
-        });
+        .for_each(|((out, x), argmax)| pool_planes::<K, E>(d, x, out, argmax));
 }
 
-/// [`pool_forward`] of one plane for 2x2 windows, the common case. Same
-/// selection rule as [`window_argmax`] (first maximum on ties, last NaN).
+/// [`pool_forward`] of the planes in `x` (a whole number of them, `d.planes` is not used),
+/// on the calling thread.
+pub(crate) fn pool_planes<const K: usize, E: Float>(
+    d: &PoolDims,
+    x: &[E],
+    out: &mut [E],
+    argmax: &mut [u32],
+) {
+    let (in_plane, out_plane) = (d.h * d.w, d.ho * d.wo);
+    if K == 2 {
+        with_simd(
+            #[inline(always)]
+            || {
+                let planes = out
+                    .chunks_exact_mut(out_plane)
+                    .zip(x.chunks_exact(in_plane));
+                for ((o, plane), argmax) in planes.zip(argmax.chunks_exact_mut(out_plane)) {
+                    pool_plane_2x2(plane, d, o, argmax);
+                }
+            },
+        );
+        return;
+    }
+    for (p, (o, plane)) in out
+        .chunks_exact_mut(out_plane)
+        .zip(x.chunks_exact(in_plane))
+        .enumerate()
+    {
+        for (oh, row) in o.chunks_exact_mut(d.wo).enumerate() {
+            for (ow, v) in row.iter_mut().enumerate() {
+                let (idx, max) = window_argmax::<K, E>(plane, d.w, oh, ow);
+                *v = max;
+                // fits: the caller checked that a plane's size fits in u32
+                argmax[p * out_plane + oh * d.wo + ow] = idx as u32;
+            }
+        }
+    }
+}
+
+/// [`pool_forward`] of one plane for 2x2 windows, the common case. Same selection rule as
+/// [`window_argmax`] (first maximum on ties, last NaN).
 ///
-/// Written as a plain indexed loop over the windows of a row, over slices
-/// cut to size beforehand, because that is the form the compiler vectorises
-/// (compares and blends over several windows at once). The general loop and
-/// iterator-based versions of this one compiled to scalar code with a branch
-/// per select, which random data mispredicts: pooling then cost more than the
-/// convolution before it.
+/// Works on [`LANES`] windows of a row at a time, as arrays (a row's last, partial block too,
+/// copied into a padded array), with selects rather than branches: which element of a window
+/// wins is data dependent, so branches are mispredicted, and scalar code with branches made
+/// pooling cost more than the convolution before it. This is the form the compiler turns
+/// into vector compares and blends (run under [`with_simd`]).
+#[inline(always)]
 fn pool_plane_2x2<E: Float>(plane: &[E], d: &PoolDims, out: &mut [E], argmax: &mut [u32]) {
     let (w, wo) = (d.w, d.wo);
     for oh in 0..d.ho {
@@ -305,28 +325,43 @@ fn pool_plane_2x2<E: Float>(plane: &[E], d: &PoolDims, out: &mut [E], argmax: &m
         let bottom = &plane[top_start + w..top_start + w + 2 * wo];
         let out_row = &mut out[oh * wo..(oh + 1) * wo];
         let arg_row = &mut argmax[oh * wo..(oh + 1) * wo];
-        for ow in 0..wo {
-            let at = top_start + 2 * ow;
-            // starting from the first value rather than -inf gives the same
-            // result: it is taken from -inf unless it is -inf itself, and
-            // then the index stays the first one either way
-            let mut best = top[2 * ow];
-            let mut idx = at;
-            for (v, i) in [
-                (top[2 * ow + 1], at + 1),
-                (bottom[2 * ow], at + w),
-                (bottom[2 * ow + 1], at + w + 1),
-            ] {
-                let take = v > best || v.is_nan();
-                best = if take { v } else { best };
-                idx = if take { i } else { idx };
+        let mut ow = 0;
+        while ow < wo {
+            let n = LANES.min(wo - ow);
+            let pairs = |row: &[E]| {
+                let mut block = [E::zero(); 2 * LANES];
+                block[..2 * n].copy_from_slice(&row[2 * ow..2 * (ow + n)]);
+                block
+            };
+            let (t, b) = (pairs(top), pairs(bottom));
+            // the window's four elements in row-major order, and their offsets from its first
+            let candidates = [(&t, 1, 1), (&b, 0, w), (&b, 1, w + 1)];
+            let mut best = [E::zero(); LANES];
+            let mut offset = [0u32; LANES];
+            for l in 0..LANES {
+                best[l] = t[2 * l];
             }
-            out_row[ow] = best;
-            // fits: the caller checked that a plane's size fits in u32
-            arg_row[ow] = idx as u32;
+            for (row, column, off) in candidates {
+                for l in 0..LANES {
+                    let v = row[2 * l + column];
+                    let take = v > best[l] || v.is_nan();
+                    best[l] = if take { v } else { best[l] };
+                    // fits: the caller checked that a plane's size fits in u32
+                    offset[l] = if take { off as u32 } else { offset[l] };
+                }
+            }
+            let first = (top_start + 2 * ow) as u32;
+            for l in 0..n {
+                out_row[ow + l] = best[l];
+                arg_row[ow + l] = first + 2 * l as u32 + offset[l];
+            }
+            ow += n;
         }
     }
 }
+
+/// Windows per block of [`pool_plane_2x2`].
+const LANES: usize = 8;
 
 /// Accumulates `grad_out` into `dx` at each window's argmax, as recorded by
 /// the forward pass.

@@ -23,7 +23,7 @@ impl ActivationVisitor for Fit<'_> {
         let mut model = dev.build_module::<MnistConv<A>, f32>();
         let indices: Vec<usize> = (0..64).collect();
         let (x, y) = self.images.batch(&dev, &indices);
-        let before = model.0 .2.param_values();
+        let before = model.0 .1.param_values();
         let mut sgd = Sgd::new(
             &model,
             SgdConfig {
@@ -53,7 +53,7 @@ impl ActivationVisitor for Fit<'_> {
             }
             model.zero_grads(&mut grads);
         }
-        let after = model.0 .2.param_values();
+        let after = model.0 .1.param_values();
         let moved = before.is_empty() || before.iter().zip(&after).all(|(b, a)| b != a);
         (losses, moved, A::default().name())
     }
