@@ -608,51 +608,31 @@ fn conv_forward<E: Float + Send + Sync + 'static>(
     out.par_chunks_mut(per_task * d.out_img())
         .zip(x.par_chunks(per_task * d.in_img()))
         .for_each(|(out, x)| {
-            let mut scratch = ForwardScratch::default();
-            conv_forward_images(d, x, w, bias, out, &mut scratch);
+            conv_forward_images(d, x, w, bias, out);
         });
-}
-
-/// Work buffers of [`conv_forward_images`], kept by callers that call it repeatedly.
-#[derive(Debug)]
-pub(crate) struct ForwardScratch<E> {
-    cols: Vec<E>,
-    tmp: Vec<E>,
-}
-
-impl<E> Default for ForwardScratch<E> {
-    fn default() -> Self {
-        ForwardScratch {
-            cols: Vec::new(),
-            tmp: Vec::new(),
-        }
-    }
 }
 
 /// [`conv_forward`] of the images in `x` (a whole number of them, `d.batch` is not used)
 /// into `out`, on the calling thread. Needs `d.ikk() > 0`.
-pub(crate) fn conv_forward_images<E: Float + 'static>(
+fn conv_forward_images<E: Float + 'static>(
     d: &ConvDims,
     x: &[E],
     w: &[E],
     bias: &[E],
     out: &mut [E],
-    scratch: &mut ForwardScratch<E>,
 ) {
     let (p, ikk, c_out) = (d.p(), d.ikk(), d.c_out);
     let n = out.len() / d.out_img();
     let g = d.group(n);
-    scratch.cols.resize(ikk * g * p, E::zero());
-    scratch
-        .tmp
-        .resize(if g > 1 { c_out * g * p } else { 0 }, E::zero());
+    let mut cols = vec![E::zero(); ikk * g * p];
+    let mut tmp = vec![E::zero(); if g > 1 { c_out * g * p } else { 0 }];
     let mut start = 0;
     while start < n {
         let gn = g.min(n - start);
         let ncols = gn * p;
         let xs = &x[start * d.in_img()..(start + gn) * d.in_img()];
         let os = &mut out[start * d.out_img()..(start + gn) * d.out_img()];
-        let cols = &mut scratch.cols[..ikk * ncols];
+        let cols = &mut cols[..ikk * ncols];
         im2col(d, xs, gn, cols);
         let w_mat = Mat::row_major(c_out, ikk);
         if gn == 1 {
@@ -669,7 +649,7 @@ pub(crate) fn conv_forward_images<E: Float + 'static>(
                 Mat::row_major(ikk, p),
             );
         } else {
-            let tmp = &mut scratch.tmp[..c_out * ncols];
+            let tmp = &mut tmp[..c_out * ncols];
             let cm = Mat::row_major(ikk, ncols);
             gemm_into(tmp, Mat::row_major(c_out, ncols), false, w, w_mat, cols, cm);
             for (img, oi) in os.chunks_exact_mut(d.out_img()).enumerate() {

@@ -271,12 +271,7 @@ fn pool_forward<const K: usize, E: Float + Send + Sync>(
 
 /// [`pool_forward`] of the planes in `x` (a whole number of them, `d.planes` is not used),
 /// on the calling thread.
-pub(crate) fn pool_planes<const K: usize, E: Float>(
-    d: &PoolDims,
-    x: &[E],
-    out: &mut [E],
-    argmax: &mut [u32],
-) {
+fn pool_planes<const K: usize, E: Float>(d: &PoolDims, x: &[E], out: &mut [E], argmax: &mut [u32]) {
     let (in_plane, out_plane) = (d.h * d.w, d.ho * d.wo);
     if K == 2 {
         with_simd(
@@ -328,10 +323,15 @@ fn pool_plane_2x2<E: Float>(plane: &[E], d: &PoolDims, out: &mut [E], argmax: &m
         let mut ow = 0;
         while ow < wo {
             let n = LANES.min(wo - ow);
-            let pairs = |row: &[E]| {
-                let mut block = [E::zero(); 2 * LANES];
-                block[..2 * n].copy_from_slice(&row[2 * ow..2 * (ow + n)]);
-                block
+            let pairs = |row: &[E]| -> [E; 2 * LANES] {
+                match row.get(2 * ow..2 * (ow + LANES)) {
+                    Some(full) => full.try_into().expect("2 * LANES elements"),
+                    None => {
+                        let mut block = [E::zero(); 2 * LANES];
+                        block[..2 * n].copy_from_slice(&row[2 * ow..2 * (ow + n)]);
+                        block
+                    }
+                }
             };
             let (t, b) = (pairs(top), pairs(bottom));
             // the window's four elements in row-major order, and their offsets from its first

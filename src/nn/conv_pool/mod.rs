@@ -1,12 +1,14 @@
 //! A convolution followed by max pooling, as one layer with one backward pass.
 //!
-//! [`ConvPool2D<IN, OUT, K, POOL>`] computes exactly what [`Conv2D<IN, OUT, K>`] followed by
-//! [`MaxPool2D<POOL>`] computes (the same forward values, bit for bit, and the same
-//! gradients up to the order of the sums), with the same parameters, names and
-//! initialisation as the `Conv2D`. It is faster for two reasons:
+//! [`ConvPool2D<IN, OUT, K, POOL>`] computes what [`Conv2D<IN, OUT, K>`] followed by
+//! [`MaxPool2D<POOL>`] computes (the same values and gradients up to the order of the sums),
+//! with the same parameters, names and initialisation as the `Conv2D`. It is faster for two
+//! reasons:
 //!
-//! * the convolution's full-size output never becomes a dfdx tensor: each thread pools it
-//!   while it is still in cache, and only the pooled maps (a `POOL`² fraction) are written;
+//! * the convolution's full-size output never becomes a dfdx tensor: a direct convolution,
+//!   vectorised over the output channels, writes one image at a time into a per-thread
+//!   buffer, pooled while it is still in cache; only the pooled maps (a `POOL`² fraction)
+//!   are written out (see `forward.rs` for the layout);
 //! * the backward pass starts from the pooled gradient. Only the maximum of each window gets
 //!   a gradient, so instead of convolving a mostly-zero full-size gradient (what the
 //!   separate layers do, at the cost of a whole convolution) it adds each pooled gradient's
@@ -36,12 +38,14 @@
 //! let y = fused.forward(x.clone());
 //! assert_eq!(y.shape(), &(2, Const::<4>, 4, 4));
 //!
-//! // the same as the two layers, with the same weight and bias
+//! // the same as the two layers, with the same weight and bias, up to rounding
 //! let mut conv = dev.build_module::<Conv2D<1, 4, 3>, f32>();
 //! conv.weight = fused.weight.clone();
 //! conv.bias = fused.bias.clone();
 //! let separate = MaxPool2D::<2>.forward(conv.forward(x));
-//! assert_eq!(y.as_vec(), separate.as_vec());
+//! for (a, b) in y.as_vec().iter().zip(separate.as_vec()) {
+//!     assert!((a - b).abs() < 1e-5);
+//! }
 //! ```
 //!
 //! [`Conv2D<IN, OUT, K>`]: crate::nn::conv::Conv2D
@@ -55,14 +59,14 @@ use dfdx::tensor::{Cpu, CpuError, Storage, Tape, Tensor};
 use dfdx::tensor_ops::{Device, ReshapeTo};
 use num_traits::Float;
 use rand::distributions::uniform::SampleUniform;
-use rayon::prelude::*;
 
-use super::conv::{
-    conv_forward_images, conv_init, record_conv_op, BatchedOut, ConvDims, ConvOpOutput,
-    ForwardScratch,
-};
-use super::pool::{pool_planes, PoolDims};
-use super::simd::with_simd;
+use super::conv::{conv_init, record_conv_op, BatchedOut, ConvDims, ConvOpOutput};
+use super::pool::PoolDims;
+
+mod backward;
+mod forward;
+
+use backward::{backward, Saved};
 
 /// Builder for a `K`x`K` convolution from `IN` to `OUT` channels (stride 1, no padding, with
 /// bias) followed by `POOL`x`POOL` max pooling (stride `POOL`), as one layer. Build it with
@@ -235,7 +239,7 @@ where
                 let pd = pool_dims::<P>(d).ok_or(CpuError::WrongNumElements)?;
                 let mut out = vec![E::zero(); d.batch * d.c_out * pd.ho * pd.wo];
                 let mut argmax = vec![0u32; out.len()];
-                forward(d, &pd, P, x, w, b, &mut out, &mut argmax);
+                forward::forward::<K, E>(d, &pd, P, x, w, b, &mut out, &mut argmax);
                 Ok(ConvOpOutput {
                     data: out,
                     h: pd.ho,
@@ -262,459 +266,6 @@ fn pool_dims<const P: usize>(d: &ConvDims) -> Option<PoolDims> {
     };
     let fits = u32::try_from(d.ho * d.wo).is_ok();
     (pd.ho > 0 && pd.wo > 0 && fits).then_some(pd)
-}
-
-/// Images per parallel task: the batch split evenly over rayon's threads.
-fn per_task(batch: usize) -> usize {
-    batch.div_ceil(rayon::current_num_threads().max(1)).max(1)
-}
-
-/// Convolution then pooling, group by group of images: each group's convolution output
-/// stays in a small per-thread buffer and only the pooled maps and their argmax (the window
-/// maximum's index within the convolution's output plane) are written.
-#[allow(clippy::too_many_arguments)]
-fn forward<E: Float + Send + Sync + 'static>(
-    d: &ConvDims,
-    pd: &PoolDims,
-    pool: usize,
-    x: &[E],
-    w: &[E],
-    bias: &[E],
-    out: &mut [E],
-    argmax: &mut [u32],
-) {
-    let pooled_img = d.c_out * pd.ho * pd.wo;
-    if out.is_empty() {
-        return;
-    }
-    let per_task = per_task(d.batch);
-    out.par_chunks_mut(per_task * pooled_img)
-        .zip(argmax.par_chunks_mut(per_task * pooled_img))
-        .zip(x.par_chunks(per_task * d.in_img()))
-        .for_each(|((out, argmax), x)| {
-            let n = out.len() / pooled_img;
-            // as many images as one GEMM of the convolution takes
-            let group = d.group(n);
-            let mut conv_out = vec![E::zero(); group * d.out_img()];
-            let mut scratch = ForwardScratch::default();
-            for ((out, argmax), x) in out
-                .chunks_mut(group * pooled_img)
-                .zip(argmax.chunks_mut(group * pooled_img))
-                .zip(x.chunks(group * d.in_img()))
-            {
-                let conv_out = &mut conv_out[..x.len() / d.in_img() * d.out_img()];
-                if d.ikk() == 0 {
-                    // no input channels: the convolution is its bias
-                    for (o, plane) in conv_out.chunks_exact_mut(d.p()).enumerate() {
-                        plane.fill(bias[o % d.c_out]);
-                    }
-                } else {
-                    conv_forward_images(d, x, w, bias, conv_out, &mut scratch);
-                }
-                match pool {
-                    2 => pool_planes::<2, E>(pd, conv_out, out, argmax),
-                    3 => pool_planes::<3, E>(pd, conv_out, out, argmax),
-                    _ => pool_planes_any(pool, pd, conv_out, out, argmax),
-                }
-            }
-        });
-}
-
-/// [`pool_planes`] for a pooling size given at run time (other than 2 and 3).
-fn pool_planes_any<E: Float>(
-    pool: usize,
-    pd: &PoolDims,
-    x: &[E],
-    out: &mut [E],
-    argmax: &mut [u32],
-) {
-    macro_rules! sizes {
-        ($($k:literal)*) => {
-            match pool {
-                $($k => pool_planes::<$k, E>(pd, x, out, argmax),)*
-                _ => pool_planes_runtime(pool, pd, x, out, argmax),
-            }
-        };
-    }
-    sizes!(1 4 5 6 7 8)
-}
-
-/// The general pooling loop (first maximum on ties, the last NaN if there is one), for
-/// pooling sizes the const-generic kernel is not instantiated for.
-fn pool_planes_runtime<E: Float>(
-    pool: usize,
-    pd: &PoolDims,
-    x: &[E],
-    out: &mut [E],
-    argmax: &mut [u32],
-) {
-    let (in_plane, out_plane) = (pd.h * pd.w, pd.ho * pd.wo);
-    for (p, plane) in x.chunks_exact(in_plane).enumerate() {
-        for oh in 0..pd.ho {
-            for ow in 0..pd.wo {
-                let mut best = E::neg_infinity();
-                let mut best_idx = oh * pool * pd.w + ow * pool;
-                for i in 0..pool {
-                    for j in 0..pool {
-                        let idx = (oh * pool + i) * pd.w + ow * pool + j;
-                        let v = plane[idx];
-                        if v > best || v.is_nan() {
-                            best = v;
-                            best_idx = idx;
-                        }
-                    }
-                }
-                out[p * out_plane + oh * pd.wo + ow] = best;
-                // fits: `pool_dims` checked that a plane's size fits in u32
-                argmax[p * out_plane + oh * pd.wo + ow] = best_idx as u32;
-            }
-        }
-    }
-}
-
-/// Lanes of the vector loops of the backward pass: one kernel row (K <= LANES values) is
-/// handled as one `[E; LANES]` array, which the compiler maps onto vector registers.
-const LANES: usize = 8;
-
-/// One pooled output with a nonzero gradient: the gradient, and where its window's maximum
-/// is in an input plane (the top-left corner of the input patch it was computed from).
-#[derive(Clone, Copy)]
-struct Hit<E> {
-    grad: E,
-    at: usize,
-}
-
-/// What the backward pass keeps from the forward pass.
-pub(crate) struct Saved {
-    pool: PoolDims,
-    /// Per pooled output, the index of its window's maximum in the convolution's output plane.
-    argmax: Vec<u32>,
-}
-
-/// Backward pass of convolution + pooling from the pooled gradient. Accumulates into `dw`,
-/// `db` and, when given, `dx`; every gradient is a sum over the pooled outputs alone:
-///
-/// ```text
-/// db[o]                  += g[o, q]
-/// dw[o, c, ki, kj]       += g[o, q] * x[c, r + ki, s + kj]
-/// dx[c, r + ki, s + kj]  += g[o, q] * w[o, c, ki, kj]
-/// ```
-///
-/// where `(r, s)` is the position of the maximum of pooled output `q`'s window.
-#[allow(clippy::too_many_arguments)]
-fn backward<const K: usize, E: Float + Send + Sync>(
-    d: &ConvDims,
-    saved: &Saved,
-    x: &[E],
-    w: &[E],
-    grad_out: &[E],
-    dx: Option<&mut [E]>,
-    dw: &mut [E],
-    db: &mut [E],
-) {
-    let pooled_ch = saved.pool.ho * saved.pool.wo;
-    let pooled_img = d.c_out * pooled_ch;
-    if pooled_img == 0 || d.batch == 0 {
-        return;
-    }
-    let w_channels_last = channels_last_weights::<K, E>(d, w);
-    let per_task = per_task(d.batch);
-    let dx_tasks: Vec<Option<&mut [E]>> = match dx {
-        Some(dx) => dx.chunks_mut(per_task * d.in_img()).map(Some).collect(),
-        None => (0..d.batch.div_ceil(per_task)).map(|_| None).collect(),
-    };
-    let partials: Vec<TaskGradients<E>> = dx_tasks
-        .into_par_iter()
-        .zip(grad_out.par_chunks(per_task * pooled_img))
-        .zip(saved.argmax.par_chunks(per_task * pooled_img))
-        .enumerate()
-        .map(|(task, ((dx, gout), argmax))| {
-            let mut acc = TaskGradients::new::<K>(d);
-            let first = task * per_task;
-            let images = TaskImages {
-                x: &x[first * d.in_img()..],
-                grad_out: gout,
-                argmax,
-                pooled_ch,
-            };
-            with_simd(
-                #[inline(always)]
-                || acc.add_images::<K>(d, &images, &w_channels_last, dx),
-            );
-            acc
-        })
-        .collect();
-    // summed in task order, so results do not depend on scheduling
-    for task in partials {
-        for (a, b) in dw.iter_mut().zip(task.dw_exact::<K>()) {
-            *a = *a + b;
-        }
-        for (a, &b) in db.iter_mut().zip(&task.db) {
-            *a = *a + b;
-        }
-    }
-}
-
-/// The data of one task's images: inputs (from the task's first image to the end of the
-/// batch, so that vector loads past its last image stay inside the buffer where they can),
-/// and the pooled gradients and argmax of its images alone.
-struct TaskImages<'a, E> {
-    x: &'a [E],
-    grad_out: &'a [E],
-    argmax: &'a [u32],
-    pooled_ch: usize,
-}
-
-/// One task's gradient sums. For `K <= LANES` the weight gradient is kept as one
-/// `[E; LANES]` per kernel row (lanes `K..` collect products of neighbouring inputs and are
-/// dropped at the end); for larger kernels as the exact `(OUT, IN, K, K)` array.
-struct TaskGradients<E> {
-    dw_rows: Vec<[E; LANES]>,
-    dw: Vec<E>,
-    db: Vec<E>,
-    /// The current channel's pooled outputs with a nonzero gradient.
-    hits: Vec<Hit<E>>,
-    /// The current image's input gradient, channels last: pixel by pixel, its channels
-    /// in `ceil(IN / LANES)` arrays (lanes past `IN` unused).
-    dx_image: Vec<[E; LANES]>,
-}
-
-impl<E: Float> TaskGradients<E> {
-    fn new<const K: usize>(d: &ConvDims) -> Self {
-        let rows = d.c_out * d.c_in * K;
-        let vector = K <= LANES;
-        TaskGradients {
-            dw_rows: vec![[E::zero(); LANES]; if vector { rows } else { 0 }],
-            dw: vec![E::zero(); if vector { 0 } else { d.weight_len() }],
-            db: vec![E::zero(); d.c_out],
-            hits: Vec::new(),
-            dx_image: Vec::new(),
-        }
-    }
-
-    /// The weight gradient in the `(OUT, IN, K, K)` layout.
-    fn dw_exact<const K: usize>(&self) -> Vec<E> {
-        if K <= LANES {
-            self.dw_rows
-                .iter()
-                .flat_map(|row| row[..K].iter().copied())
-                .collect()
-        } else {
-            self.dw.clone()
-        }
-    }
-
-    /// Adds the gradients of the task's images; `dx`, when given, is their input gradient.
-    /// `w_cl` is the weight in the layout of [`channels_last_weights`].
-    #[inline(always)]
-    fn add_images<const K: usize>(
-        &mut self,
-        d: &ConvDims,
-        images: &TaskImages<'_, E>,
-        w_cl: &[[E; LANES]],
-        mut dx: Option<&mut [E]>,
-    ) {
-        let plane = d.h * d.w;
-        let chunks = d.c_in.div_ceil(LANES);
-        let pooled_img = d.c_out * images.pooled_ch;
-        let n = images.grad_out.len() / pooled_img;
-        for img in 0..n {
-            let x_img = &images.x[img * d.in_img()..];
-            if dx.is_some() {
-                self.dx_image.clear();
-                self.dx_image.resize(plane * chunks, [E::zero(); LANES]);
-            }
-            for o in 0..d.c_out {
-                let start = img * pooled_img + o * images.pooled_ch;
-                let end = start + images.pooled_ch;
-                self.collect_hits(
-                    d,
-                    o,
-                    &images.grad_out[start..end],
-                    &images.argmax[start..end],
-                );
-                if self.hits.is_empty() {
-                    continue;
-                }
-                let rows = o * d.c_in * K;
-                if K <= LANES {
-                    for c in 0..d.c_in {
-                        let dw = &mut self.dw_rows[rows + c * K..rows + (c + 1) * K];
-                        weight_rows::<K, E>(&self.hits, &x_img[c * plane..], d.w, dw);
-                    }
-                } else {
-                    let patch = rows * K..(rows + d.c_in * K) * K;
-                    exact_weight_patches::<K, E>(d, &self.hits, x_img, &mut self.dw[patch]);
-                }
-                if dx.is_some() {
-                    let w_o = &w_cl[o * K * K * chunks..(o + 1) * K * K * chunks];
-                    let dx_image = &mut self.dx_image;
-                    // a copy of the loop per common channel count, each with its inner
-                    // loops' lengths known and unrolled
-                    match chunks {
-                        1 => input_patches::<K, E>(&self.hits, w_o, d.w, 1, dx_image),
-                        2 => input_patches::<K, E>(&self.hits, w_o, d.w, 2, dx_image),
-                        3 => input_patches::<K, E>(&self.hits, w_o, d.w, 3, dx_image),
-                        4 => input_patches::<K, E>(&self.hits, w_o, d.w, 4, dx_image),
-                        _ => input_patches::<K, E>(&self.hits, w_o, d.w, chunks, dx_image),
-                    }
-                }
-            }
-            if let Some(dx) = dx.as_deref_mut() {
-                let dst = &mut dx[img * d.in_img()..(img + 1) * d.in_img()];
-                for (c, dst) in dst.chunks_exact_mut(plane).enumerate() {
-                    let (chunk, lane) = (c / LANES, c % LANES);
-                    for (pixel, v) in dst.iter_mut().enumerate() {
-                        *v = *v + self.dx_image[pixel * chunks + chunk][lane];
-                    }
-                }
-            }
-        }
-    }
-
-    /// The pooled outputs of channel `o` of one image whose gradient is not zero, into
-    /// `self.hits`, and the sum of their gradients into the bias gradient.
-    #[inline(always)]
-    fn collect_hits(&mut self, d: &ConvDims, o: usize, grad: &[E], argmax: &[u32]) {
-        self.hits.clear();
-        let mut sum = self.db[o];
-        for (&grad, &idx) in grad.iter().zip(argmax) {
-            sum = sum + grad;
-            if grad != E::zero() {
-                let idx = idx as usize;
-                let (r, s) = (idx / d.wo, idx % d.wo);
-                self.hits.push(Hit {
-                    grad,
-                    at: r * d.w + s,
-                });
-            }
-        }
-        self.db[o] = sum;
-    }
-}
-
-/// `LANES` elements of `x` from `at`, zeros where `x` ends.
-#[inline(always)]
-fn load_lanes<E: Float>(x: &[E], at: usize) -> [E; LANES] {
-    let mut v = [E::zero(); LANES];
-    let tail = x.get(at..).unwrap_or(&[]);
-    let n = tail.len().min(LANES);
-    v[..n].copy_from_slice(&tail[..n]);
-    v
-}
-
-/// `dw[ki][kj] += g * x[at + ki * width + kj]` over the hits, for one (output, input)
-/// channel pair; `x` is the input plane (and whatever follows it). Lanes `kj >= K` collect
-/// the products of the neighbouring inputs and are dropped by the caller. The sums stay in
-/// registers over all the hits, and the inputs are only read: no store waits on a load.
-#[inline(always)]
-fn weight_rows<const K: usize, E: Float>(
-    hits: &[Hit<E>],
-    x: &[E],
-    width: usize,
-    dw: &mut [[E; LANES]],
-) {
-    let mut acc = [[E::zero(); LANES]; K];
-    let span = (K - 1) * width + LANES;
-    for hit in hits {
-        let g = hit.grad;
-        if let Some(patch) = x.get(hit.at..hit.at + span) {
-            for (ki, acc) in acc.iter_mut().enumerate() {
-                let row: &[E; LANES] = patch[ki * width..ki * width + LANES]
-                    .try_into()
-                    .expect("LANES elements");
-                for l in 0..LANES {
-                    acc[l] = acc[l] + g * row[l];
-                }
-            }
-        } else {
-            // the last rows of the batch: lanes past its end read as zeros
-            for (ki, acc) in acc.iter_mut().enumerate() {
-                let row = load_lanes(x, hit.at + ki * width);
-                for l in 0..LANES {
-                    acc[l] = acc[l] + g * row[l];
-                }
-            }
-        }
-    }
-    for (dst, acc) in dw.iter_mut().zip(&acc) {
-        for l in 0..LANES {
-            dst[l] = dst[l] + acc[l];
-        }
-    }
-}
-
-/// The weight in the layout of the input gradient's vector loop: `(OUT, K, K, chunks)` with
-/// `chunks = ceil(IN / LANES)` arrays of `LANES` input channels, zero past `IN`.
-fn channels_last_weights<const K: usize, E: Float>(d: &ConvDims, w: &[E]) -> Vec<[E; LANES]> {
-    let chunks = d.c_in.div_ceil(LANES);
-    let mut out = vec![[E::zero(); LANES]; d.c_out * K * K * chunks];
-    for o in 0..d.c_out {
-        for c in 0..d.c_in {
-            for kk in 0..K * K {
-                let v = w[(o * d.c_in + c) * K * K + kk];
-                out[(o * K * K + kk) * chunks + c / LANES][c % LANES] = v;
-            }
-        }
-    }
-    out
-}
-
-/// `dx[c, at + ki * width + kj] += g * w[c, ki, kj]` over the hits, for one output channel,
-/// with `dx` (the image's input gradient) and `w` (the channel's weight) channels last. A
-/// hit's row `ki` is then one contiguous run of `K * chunks` arrays in both, added whole:
-/// every array is always read and written at the same place, so the next hit's reads get the
-/// stored values straight from the store buffer (row-major vectors at a hit's offset would
-/// overlap the previous hit's stores only partly, which stalls each read). The lanes past
-/// `IN` collect `g * 0` and are never read back.
-#[inline(always)]
-fn input_patches<const K: usize, E: Float>(
-    hits: &[Hit<E>],
-    w: &[[E; LANES]],
-    width: usize,
-    chunks: usize,
-    dx: &mut [[E; LANES]],
-) {
-    let run = K * chunks;
-    for hit in hits {
-        let g = hit.grad;
-        for ki in 0..K {
-            let start = (hit.at + ki * width) * chunks;
-            let dst = &mut dx[start..start + run];
-            let src = &w[ki * run..(ki + 1) * run];
-            for (dst, src) in dst.iter_mut().zip(src) {
-                // whole arrays in and out: the form the compiler turns into vector code
-                // (element by element in memory, it did not)
-                let mut sum = *dst;
-                for l in 0..LANES {
-                    sum[l] = sum[l] + g * src[l];
-                }
-                *dst = sum;
-            }
-        }
-    }
-}
-
-/// The weight gradient of one output channel over the hits, element by element (for kernels
-/// wider than `LANES`): `x` is the image, `dw` the channel's `(IN, K, K)` weight gradient.
-fn exact_weight_patches<const K: usize, E: Float>(
-    d: &ConvDims,
-    hits: &[Hit<E>],
-    x: &[E],
-    dw: &mut [E],
-) {
-    let plane = d.h * d.w;
-    for hit in hits {
-        for c in 0..d.c_in {
-            for ki in 0..K {
-                let xs = c * plane + hit.at + ki * d.w;
-                let ws = (c * K + ki) * K;
-                for kj in 0..K {
-                    dw[ws + kj] = dw[ws + kj] + hit.grad * x[xs + kj];
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -802,14 +353,8 @@ mod tests {
     }
 
     fn assert_same<E: Float + std::fmt::Debug>(a: &Run<E>, b: &Run<E>, tol: f64) {
-        assert_eq!(a.y.len(), b.y.len());
-        for (i, (x, y)) in a.y.iter().zip(&b.y).enumerate() {
-            // the same convolution and pooling code: bit for bit
-            assert!(
-                x == y || (x.is_nan() && y.is_nan()),
-                "y[{i}]: {x:?} vs {y:?}"
-            );
-        }
+        // the sums run in another order than in Conv2D's GEMM: equal up to rounding
+        assert_close(&a.y, &b.y, tol, "y");
         assert_close(
             a.dx.as_deref().expect("fused dx"),
             b.dx.as_deref().expect("separate dx"),
@@ -907,7 +452,7 @@ mod tests {
         data[40] = f64::INFINITY;
         let x = dev.tensor_from_vec(data, *x.shape());
         let (a, b) = both::<2, 3, 3, 2, f64>(&x, |_| 1.0, false);
-        assert_eq!(format!("{:?}", a.y), format!("{:?}", b.y));
+        assert_close(&a.y, &b.y, 1e-12, "y");
         assert_close(
             a.dx.as_deref().unwrap(),
             b.dx.as_deref().unwrap(),

@@ -1,0 +1,263 @@
+//! Forward pass of [`ConvPool2D`](super::ConvPool2D): a direct convolution vectorised over
+//! output channels, pooled while the image's convolution output is still in cache.
+//!
+//! The convolution of one image is written channels last (pixel by pixel, the output channels
+//! in arrays of [`LANES`]), so that both steps are vector code without shuffles:
+//!
+//! * convolution: for a run of up to 8 pixels of a row and one array of output channels, the
+//!   sums stay in registers; each weight array (`LANES` output channels of one input tap) is
+//!   multiplied by each pixel's input value and added;
+//! * pooling: a window's elements are whole arrays, compared lane by lane in the window's
+//!   row-major order with selects (first maximum on ties, the last NaN), the same rule as
+//!   [`MaxPool2D`](crate::nn::pool::MaxPool2D).
+//!
+//! Compared with im2col and a GEMM this copies no input into columns and packs no operands for
+//! every image, and the full-size convolution output never leaves a per-thread buffer.
+
+use num_traits::Float;
+use rayon::prelude::*;
+
+use crate::nn::conv::ConvDims;
+use crate::nn::pool::PoolDims;
+use crate::nn::simd::{mul_add, with_fma, with_simd};
+
+/// Output channels per array.
+pub(super) const LANES: usize = 8;
+
+/// The weights and bias in the kernel's layout: `(IN, K, K, chunks)` and `(chunks)` arrays of
+/// `LANES` output channels each, `chunks = ceil(OUT / LANES)`, zero past `OUT`.
+pub(super) struct ChannelsLast<E> {
+    weight: Vec<[E; LANES]>,
+    bias: Vec<[E; LANES]>,
+    chunks: usize,
+}
+
+impl<E: Float> ChannelsLast<E> {
+    pub(super) fn new(d: &ConvDims, w: &[E], b: &[E]) -> Self {
+        let chunks = d.c_out.div_ceil(LANES);
+        let kk = d.k * d.k;
+        let mut weight = vec![[E::zero(); LANES]; d.c_in * kk * chunks];
+        let mut bias = vec![[E::zero(); LANES]; chunks];
+        for o in 0..d.c_out {
+            let (chunk, lane) = (o / LANES, o % LANES);
+            bias[chunk][lane] = b[o];
+            for c in 0..d.c_in {
+                for t in 0..kk {
+                    weight[(c * kk + t) * chunks + chunk][lane] = w[(o * d.c_in + c) * kk + t];
+                }
+            }
+        }
+        ChannelsLast {
+            weight,
+            bias,
+            chunks,
+        }
+    }
+}
+
+/// Convolution then `pool`x`pool` max pooling of every image in `x`, into `out`
+/// (`(batch, OUT, pooled h, pooled w)`) and `argmax` (per pooled output, the index of its
+/// window's maximum in the convolution's output plane).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn forward<const K: usize, E: Float + Send + Sync>(
+    d: &ConvDims,
+    pd: &PoolDims,
+    pool: usize,
+    x: &[E],
+    w: &[E],
+    bias: &[E],
+    out: &mut [E],
+    argmax: &mut [u32],
+) {
+    let pooled_img = d.c_out * pd.ho * pd.wo;
+    if out.is_empty() {
+        return;
+    }
+    let weights = ChannelsLast::new(d, w, bias);
+    let per_task = d.batch.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    out.par_chunks_mut(per_task * pooled_img)
+        .zip(argmax.par_chunks_mut(per_task * pooled_img))
+        .zip(x.par_chunks(per_task * d.in_img()))
+        .for_each(|((out, argmax), x)| {
+            let mut conv = vec![[E::zero(); LANES]; d.p() * weights.chunks];
+            let images = out
+                .chunks_exact_mut(pooled_img)
+                .zip(argmax.chunks_exact_mut(pooled_img))
+                .zip(x.chunks_exact(d.in_img()));
+            for ((out, argmax), x) in images {
+                with_fma(
+                    &mut conv[..],
+                    #[inline(always)]
+                    |conv| convolve_image::<K, true, E>(d, pd, pool, x, &weights, conv),
+                    #[inline(always)]
+                    |conv| convolve_image::<K, false, E>(d, pd, pool, x, &weights, conv),
+                );
+                with_simd(
+                    #[inline(always)]
+                    || pool_image(d, pd, pool, &conv, weights.chunks, out, argmax),
+                );
+            }
+        });
+}
+
+/// The convolution of one image, channels last, into `conv` (`(ho, wo, chunks)` arrays);
+/// only the rows and columns that pooling windows cover.
+#[inline(always)]
+fn convolve_image<const K: usize, const FUSED: bool, E: Float>(
+    d: &ConvDims,
+    pd: &PoolDims,
+    pool: usize,
+    x: &[E],
+    weights: &ChannelsLast<E>,
+    conv: &mut [[E; LANES]],
+) {
+    let (rows, cols) = (pd.ho * pool, pd.wo * pool);
+    for y in 0..rows {
+        let mut x0 = 0;
+        while x0 + 8 <= cols {
+            pixel_run::<K, 8, FUSED, E>(d, x, weights, y, x0, conv);
+            x0 += 8;
+        }
+        if x0 + 4 <= cols {
+            pixel_run::<K, 4, FUSED, E>(d, x, weights, y, x0, conv);
+            x0 += 4;
+        }
+        while x0 < cols {
+            pixel_run::<K, 1, FUSED, E>(d, x, weights, y, x0, conv);
+            x0 += 1;
+        }
+    }
+}
+
+/// The convolution at pixels `(y, x0..x0 + PX)`, every output channel, into `conv`.
+#[inline(always)]
+fn pixel_run<const K: usize, const PX: usize, const FUSED: bool, E: Float>(
+    d: &ConvDims,
+    x: &[E],
+    weights: &ChannelsLast<E>,
+    y: usize,
+    x0: usize,
+    conv: &mut [[E; LANES]],
+) {
+    let (plane, chunks) = (d.h * d.w, weights.chunks);
+    for chunk in 0..chunks {
+        let mut acc = [weights.bias[chunk]; PX];
+        for c in 0..d.c_in {
+            for ki in 0..K {
+                let start = c * plane + (y + ki) * d.w + x0;
+                let inputs = &x[start..start + K - 1 + PX];
+                let taps =
+                    &weights.weight[(c * K + ki) * K * chunks..(c * K + ki + 1) * K * chunks];
+                for kj in 0..K {
+                    let wv = taps[kj * chunks + chunk];
+                    for (p, acc) in acc.iter_mut().enumerate() {
+                        let v = inputs[kj + p];
+                        for l in 0..LANES {
+                            acc[l] = mul_add::<FUSED, E>(wv[l], v, acc[l]);
+                        }
+                    }
+                }
+            }
+        }
+        for (p, acc) in acc.iter().enumerate() {
+            conv[((y * d.wo) + x0 + p) * chunks + chunk] = *acc;
+        }
+    }
+}
+
+/// Max pooling of one image's channels-last convolution into `out` and `argmax`
+/// (`(OUT, pooled h, pooled w)`).
+#[inline(always)]
+fn pool_image<E: Float>(
+    d: &ConvDims,
+    pd: &PoolDims,
+    pool: usize,
+    conv: &[[E; LANES]],
+    chunks: usize,
+    out: &mut [E],
+    argmax: &mut [u32],
+) {
+    let pooled_ch = pd.ho * pd.wo;
+    for r in 0..pd.ho {
+        for s in 0..pd.wo {
+            for chunk in 0..chunks {
+                let first = (pool * r) * d.wo + pool * s;
+                let mut best = conv[first * chunks + chunk];
+                let mut best_at = [first as u32; LANES];
+                for i in 0..pool {
+                    for j in 0..pool {
+                        let at = (pool * r + i) * d.wo + pool * s + j;
+                        let v = conv[at * chunks + chunk];
+                        for l in 0..LANES {
+                            let take = v[l] > best[l] || v[l].is_nan();
+                            best[l] = if take { v[l] } else { best[l] };
+                            // fits: the layer checked that a plane's size fits in u32
+                            best_at[l] = if take { at as u32 } else { best_at[l] };
+                        }
+                    }
+                }
+                let lanes = LANES.min(d.c_out - chunk * LANES);
+                for l in 0..lanes {
+                    let o = chunk * LANES + l;
+                    out[o * pooled_ch + r * pd.wo + s] = best[l];
+                    argmax[o * pooled_ch + r * pd.wo + s] = best_at[l];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    /// The kernel as run on CPUs without FMA (a separate multiply and add) gives the sums of
+    /// the fused form up to rounding; the layer's tests cover the form this CPU runs.
+    #[test]
+    fn separate_and_fused_multiply_add_agree() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let d = ConvDims::new(1, 3, 11, 3, 9, 10).expect("fits");
+        let pd = PoolDims {
+            planes: d.c_out,
+            h: d.ho,
+            w: d.wo,
+            ho: d.ho / 2,
+            wo: d.wo / 2,
+        };
+        let random = |n: usize, rng: &mut StdRng| -> Vec<f64> {
+            (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect()
+        };
+        let x = random(d.in_img(), &mut rng);
+        let w = random(d.weight_len(), &mut rng);
+        let b = random(d.c_out, &mut rng);
+        let weights = ChannelsLast::new(&d, &w, &b);
+        let mut fused = vec![[0.0; LANES]; d.p() * weights.chunks];
+        let mut separate = fused.clone();
+        convolve_image::<3, true, f64>(&d, &pd, 2, &x, &weights, &mut fused);
+        convolve_image::<3, false, f64>(&d, &pd, 2, &x, &weights, &mut separate);
+        let mut checked = 0;
+        for y in 0..2 * pd.ho {
+            for col in 0..2 * pd.wo {
+                for o in 0..d.c_out {
+                    let at = (y * d.wo + col) * weights.chunks + o / LANES;
+                    let (f, s) = (fused[at][o % LANES], separate[at][o % LANES]);
+                    let mut direct = b[o];
+                    for c in 0..d.c_in {
+                        for ki in 0..3 {
+                            for kj in 0..3 {
+                                direct += w[((o * d.c_in + c) * 3 + ki) * 3 + kj]
+                                    * x[(c * d.h + y + ki) * d.w + col + kj];
+                            }
+                        }
+                    }
+                    assert!((f - direct).abs() < 1e-12, "fused {f} vs {direct}");
+                    assert!((s - direct).abs() < 1e-12, "separate {s} vs {direct}");
+                    checked += 1;
+                }
+            }
+        }
+        // the rows and columns that pooling windows cover: 6 of 7, all 8
+        assert_eq!(checked, 6 * 8 * 11);
+    }
+}
