@@ -29,7 +29,8 @@ struct Hit<E> {
 /// What the backward pass keeps from the forward pass.
 pub(crate) struct Saved {
     pub(super) pool: PoolDims,
-    /// Per pooled output, the index of its window's maximum in the convolution's output plane.
+    /// Per pooled output, where its window's maximum is: the offset `y * W + x` of the
+    /// maximum's input patch in an input plane.
     pub(super) argmax: Vec<u32>,
 }
 
@@ -169,12 +170,7 @@ impl<E: Float> TaskGradients<E> {
             for o in 0..d.c_out {
                 let start = img * pooled_img + o * images.pooled_ch;
                 let end = start + images.pooled_ch;
-                self.collect_hits(
-                    d,
-                    o,
-                    &images.grad_out[start..end],
-                    &images.argmax[start..end],
-                );
+                self.collect_hits(o, &images.grad_out[start..end], &images.argmax[start..end]);
                 if self.hits.is_empty() {
                     continue;
                 }
@@ -217,20 +213,28 @@ impl<E: Float> TaskGradients<E> {
     /// The pooled outputs of channel `o` of one image whose gradient is not zero, into
     /// `self.hits`, and the sum of their gradients into the bias gradient.
     #[inline(always)]
-    fn collect_hits(&mut self, d: &ConvDims, o: usize, grad: &[E], argmax: &[u32]) {
+    fn collect_hits(&mut self, o: usize, grad: &[E], argmax: &[u32]) {
+        // without a branch on the gradient, which after a ReLU is zero at random: each
+        // output is written, and kept by advancing past it if its gradient is not zero
         self.hits.clear();
+        self.hits.resize(
+            grad.len(),
+            Hit {
+                grad: E::zero(),
+                at: 0,
+            },
+        );
+        let mut kept = 0;
         let mut sum = self.db[o];
-        for (&grad, &idx) in grad.iter().zip(argmax) {
+        for (&grad, &at) in grad.iter().zip(argmax) {
             sum = sum + grad;
-            if grad != E::zero() {
-                let idx = idx as usize;
-                let (r, s) = (idx / d.wo, idx % d.wo);
-                self.hits.push(Hit {
-                    grad,
-                    at: r * d.w + s,
-                });
-            }
+            self.hits[kept] = Hit {
+                grad,
+                at: at as usize,
+            };
+            kept += usize::from(grad != E::zero());
         }
+        self.hits.truncate(kept);
         self.db[o] = sum;
     }
 }

@@ -56,8 +56,8 @@ impl<E: Float> ChannelsLast<E> {
 }
 
 /// Convolution then `pool`x`pool` max pooling of every image in `x`, into `out`
-/// (`(batch, OUT, pooled h, pooled w)`) and `argmax` (per pooled output, the index of its
-/// window's maximum in the convolution's output plane).
+/// (`(batch, OUT, pooled h, pooled w)`) and `argmax` (per pooled output, where its window's
+/// maximum is: see [`pool_image`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn forward<const K: usize, E: Float + Send + Sync>(
     d: &ConvDims,
@@ -92,9 +92,14 @@ pub(super) fn forward<const K: usize, E: Float + Send + Sync>(
                     #[inline(always)]
                     |conv| convolve_image::<K, false, E>(d, pd, pool, x, &weights, conv),
                 );
+                let chunks = weights.chunks;
                 with_simd(
                     #[inline(always)]
-                    || pool_image(d, pd, pool, &conv, weights.chunks, out, argmax),
+                    || match pool {
+                        // the common size with its window loops unrolled
+                        2 => pool_image(d, pd, 2, &conv, chunks, out, argmax),
+                        _ => pool_image(d, pd, pool, &conv, chunks, out, argmax),
+                    },
                 );
             }
         });
@@ -166,7 +171,8 @@ fn pixel_run<const K: usize, const PX: usize, const FUSED: bool, E: Float>(
 }
 
 /// Max pooling of one image's channels-last convolution into `out` and `argmax`
-/// (`(OUT, pooled h, pooled w)`).
+/// (`(OUT, pooled h, pooled w)`); `argmax` gets the position of each window's maximum as the
+/// offset of its input patch in an input plane (`y * W + x`), what the backward pass needs.
 #[inline(always)]
 fn pool_image<E: Float>(
     d: &ConvDims,
@@ -183,16 +189,16 @@ fn pool_image<E: Float>(
             for chunk in 0..chunks {
                 let first = (pool * r) * d.wo + pool * s;
                 let mut best = conv[first * chunks + chunk];
-                let mut best_at = [first as u32; LANES];
+                // fits: the layer checked that an input plane's size fits in u32
+                let mut best_at = [((pool * r) * d.w + pool * s) as u32; LANES];
                 for i in 0..pool {
                     for j in 0..pool {
-                        let at = (pool * r + i) * d.wo + pool * s + j;
-                        let v = conv[at * chunks + chunk];
+                        let v = conv[((pool * r + i) * d.wo + pool * s + j) * chunks + chunk];
+                        let at = ((pool * r + i) * d.w + pool * s + j) as u32;
                         for l in 0..LANES {
                             let take = v[l] > best[l] || v[l].is_nan();
                             best[l] = if take { v[l] } else { best[l] };
-                            // fits: the layer checked that a plane's size fits in u32
-                            best_at[l] = if take { at as u32 } else { best_at[l] };
+                            best_at[l] = if take { at } else { best_at[l] };
                         }
                     }
                 }

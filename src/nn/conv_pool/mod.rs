@@ -255,7 +255,7 @@ where
 }
 
 /// The pooling of a `d`-sized convolution's output; `None` if it is smaller than a window or
-/// a window position does not fit the `u32` the argmax is stored in.
+/// an input plane's positions do not fit the `u32` the argmax is stored in.
 fn pool_dims<const P: usize>(d: &ConvDims) -> Option<PoolDims> {
     let pd = PoolDims {
         planes: d.batch * d.c_out,
@@ -264,7 +264,7 @@ fn pool_dims<const P: usize>(d: &ConvDims) -> Option<PoolDims> {
         ho: d.ho / P,
         wo: d.wo / P,
     };
-    let fits = u32::try_from(d.ho * d.wo).is_ok();
+    let fits = u32::try_from(d.h * d.w).is_ok();
     (pd.ho > 0 && pd.wo > 0 && fits).then_some(pd)
 }
 
