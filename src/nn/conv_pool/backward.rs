@@ -23,7 +23,7 @@ const LANES: usize = 8;
 #[derive(Clone, Copy)]
 struct Hit<E> {
     grad: E,
-    at: usize,
+    at: u32,
 }
 
 /// What the backward pass keeps from the forward pass.
@@ -117,6 +117,8 @@ struct TaskGradients<E> {
     db: Vec<E>,
     /// The current channel's pooled outputs with a nonzero gradient.
     hits: Vec<Hit<E>>,
+    /// How many of `hits` are the current channel's.
+    kept: usize,
     /// The current image's input gradient, channels last: pixel by pixel, its channels
     /// in `ceil(IN / LANES)` arrays (lanes past `IN` unused).
     dx_image: Vec<[E; LANES]>,
@@ -131,6 +133,7 @@ impl<E: Float> TaskGradients<E> {
             dw: vec![E::zero(); if vector { 0 } else { d.weight_len() }],
             db: vec![E::zero(); d.c_out],
             hits: Vec::new(),
+            kept: 0,
             dx_image: Vec::new(),
         }
     }
@@ -171,18 +174,19 @@ impl<E: Float> TaskGradients<E> {
                 let start = img * pooled_img + o * images.pooled_ch;
                 let end = start + images.pooled_ch;
                 self.collect_hits(o, &images.grad_out[start..end], &images.argmax[start..end]);
-                if self.hits.is_empty() {
+                let hits = &self.hits[..self.kept];
+                if hits.is_empty() {
                     continue;
                 }
                 let rows = o * d.c_in * K;
                 if K <= LANES {
                     for c in 0..d.c_in {
                         let dw = &mut self.dw_rows[rows + c * K..rows + (c + 1) * K];
-                        weight_rows::<K, E>(&self.hits, &x_img[c * plane..], d.w, dw);
+                        weight_rows::<K, E>(hits, &x_img[c * plane..], d.w, dw);
                     }
                 } else {
                     let patch = rows * K..(rows + d.c_in * K) * K;
-                    exact_weight_patches::<K, E>(d, &self.hits, x_img, &mut self.dw[patch]);
+                    exact_weight_patches::<K, E>(d, hits, x_img, &mut self.dw[patch]);
                 }
                 if dx.is_some() {
                     let w_o = &w_cl[o * K * K * chunks..(o + 1) * K * K * chunks];
@@ -190,11 +194,11 @@ impl<E: Float> TaskGradients<E> {
                     // a copy of the loop per common channel count, each with its inner
                     // loops' lengths known and unrolled
                     match chunks {
-                        1 => input_patches::<K, E>(&self.hits, w_o, d.w, 1, dx_image),
-                        2 => input_patches::<K, E>(&self.hits, w_o, d.w, 2, dx_image),
-                        3 => input_patches::<K, E>(&self.hits, w_o, d.w, 3, dx_image),
-                        4 => input_patches::<K, E>(&self.hits, w_o, d.w, 4, dx_image),
-                        _ => input_patches::<K, E>(&self.hits, w_o, d.w, chunks, dx_image),
+                        1 => input_patches::<K, E>(hits, w_o, d.w, 1, dx_image),
+                        2 => input_patches::<K, E>(hits, w_o, d.w, 2, dx_image),
+                        3 => input_patches::<K, E>(hits, w_o, d.w, 3, dx_image),
+                        4 => input_patches::<K, E>(hits, w_o, d.w, 4, dx_image),
+                        _ => input_patches::<K, E>(hits, w_o, d.w, chunks, dx_image),
                     }
                 }
             }
@@ -216,25 +220,23 @@ impl<E: Float> TaskGradients<E> {
     fn collect_hits(&mut self, o: usize, grad: &[E], argmax: &[u32]) {
         // without a branch on the gradient, which after a ReLU is zero at random: each
         // output is written, and kept by advancing past it if its gradient is not zero
-        self.hits.clear();
-        self.hits.resize(
-            grad.len(),
-            Hit {
-                grad: E::zero(),
-                at: 0,
-            },
-        );
+        if self.hits.len() < grad.len() {
+            self.hits.resize(
+                grad.len(),
+                Hit {
+                    grad: E::zero(),
+                    at: 0,
+                },
+            );
+        }
         let mut kept = 0;
         let mut sum = self.db[o];
         for (&grad, &at) in grad.iter().zip(argmax) {
             sum = sum + grad;
-            self.hits[kept] = Hit {
-                grad,
-                at: at as usize,
-            };
+            self.hits[kept] = Hit { grad, at };
             kept += usize::from(grad != E::zero());
         }
-        self.hits.truncate(kept);
+        self.kept = kept;
         self.db[o] = sum;
     }
 }
@@ -264,7 +266,7 @@ fn weight_rows<const K: usize, E: Float>(
     let span = (K - 1) * width + LANES;
     for hit in hits {
         let g = hit.grad;
-        if let Some(patch) = x.get(hit.at..hit.at + span) {
+        if let Some(patch) = x.get(hit.at as usize..hit.at as usize + span) {
             for (ki, acc) in acc.iter_mut().enumerate() {
                 let row: &[E; LANES] = patch[ki * width..ki * width + LANES]
                     .try_into()
@@ -276,7 +278,7 @@ fn weight_rows<const K: usize, E: Float>(
         } else {
             // the last rows of the batch: lanes past its end read as zeros
             for (ki, acc) in acc.iter_mut().enumerate() {
-                let row = load_lanes(x, hit.at + ki * width);
+                let row = load_lanes(x, hit.at as usize + ki * width);
                 for l in 0..LANES {
                     acc[l] = acc[l] + g * row[l];
                 }
@@ -325,7 +327,7 @@ fn input_patches<const K: usize, E: Float>(
     for hit in hits {
         let g = hit.grad;
         for ki in 0..K {
-            let start = (hit.at + ki * width) * chunks;
+            let start = (hit.at as usize + ki * width) * chunks;
             let dst = &mut dx[start..start + run];
             let src = &w[ki * run..(ki + 1) * run];
             for (dst, src) in dst.iter_mut().zip(src) {
@@ -353,7 +355,7 @@ fn exact_weight_patches<const K: usize, E: Float>(
     for hit in hits {
         for c in 0..d.c_in {
             for ki in 0..K {
-                let xs = c * plane + hit.at + ki * d.w;
+                let xs = c * plane + hit.at as usize + ki * d.w;
                 let ws = (c * K + ki) * K;
                 for kj in 0..K {
                     dw[ws + kj] = dw[ws + kj] + hit.grad * x[xs + kj];

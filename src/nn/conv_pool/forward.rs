@@ -80,6 +80,11 @@ pub(super) fn forward<const K: usize, E: Float + Send + Sync>(
         .zip(x.par_chunks(per_task * d.in_img()))
         .for_each(|((out, argmax), x)| {
             let mut conv = vec![[E::zero(); LANES]; d.p() * weights.chunks];
+            let pooled_arrays = pd.ho * pd.wo * weights.chunks;
+            let mut pooled = Pooled {
+                max: vec![[E::zero(); LANES]; pooled_arrays],
+                at: vec![[0; LANES]; pooled_arrays],
+            };
             let images = out
                 .chunks_exact_mut(pooled_img)
                 .zip(argmax.chunks_exact_mut(pooled_img))
@@ -97,8 +102,8 @@ pub(super) fn forward<const K: usize, E: Float + Send + Sync>(
                     #[inline(always)]
                     || match pool {
                         // the common size with its window loops unrolled
-                        2 => pool_image(d, pd, 2, &conv, chunks, out, argmax),
-                        _ => pool_image(d, pd, pool, &conv, chunks, out, argmax),
+                        2 => pool_image(d, pd, 2, &conv, chunks, &mut pooled, out, argmax),
+                        _ => pool_image(d, pd, pool, &conv, chunks, &mut pooled, out, argmax),
                     },
                 );
             }
@@ -107,6 +112,11 @@ pub(super) fn forward<const K: usize, E: Float + Send + Sync>(
 
 /// The convolution of one image, channels last, into `conv` (`(ho, wo, chunks)` arrays);
 /// only the rows and columns that pooling windows cover.
+///
+/// Each row is done in runs of 8, 4, 2 and 1 pixels, a short run with several arrays of
+/// output channels at once: every block has about 8 independent sums, enough to keep the
+/// multiply-add units busy (a single sum would wait on its previous addition every time)
+/// and few enough to stay in registers.
 #[inline(always)]
 fn convolve_image<const K: usize, const FUSED: bool, E: Float>(
     d: &ConvDims,
@@ -120,23 +130,27 @@ fn convolve_image<const K: usize, const FUSED: bool, E: Float>(
     for y in 0..rows {
         let mut x0 = 0;
         while x0 + 8 <= cols {
-            pixel_run::<K, 8, FUSED, E>(d, x, weights, y, x0, conv);
+            pixel_run::<K, 8, 1, FUSED, E>(d, x, weights, y, x0, conv);
             x0 += 8;
         }
         if x0 + 4 <= cols {
-            pixel_run::<K, 4, FUSED, E>(d, x, weights, y, x0, conv);
+            pixel_run::<K, 4, 2, FUSED, E>(d, x, weights, y, x0, conv);
             x0 += 4;
         }
-        while x0 < cols {
-            pixel_run::<K, 1, FUSED, E>(d, x, weights, y, x0, conv);
-            x0 += 1;
+        if x0 + 2 <= cols {
+            pixel_run::<K, 2, 4, FUSED, E>(d, x, weights, y, x0, conv);
+            x0 += 2;
+        }
+        if x0 < cols {
+            pixel_run::<K, 1, 4, FUSED, E>(d, x, weights, y, x0, conv);
         }
     }
 }
 
-/// The convolution at pixels `(y, x0..x0 + PX)`, every output channel, into `conv`.
+/// The convolution at pixels `(y, x0..x0 + PX)`, every output channel, into `conv`: `CB`
+/// arrays of output channels at a time, then the rest one by one.
 #[inline(always)]
-fn pixel_run<const K: usize, const PX: usize, const FUSED: bool, E: Float>(
+fn pixel_run<const K: usize, const PX: usize, const CB: usize, const FUSED: bool, E: Float>(
     d: &ConvDims,
     x: &[E],
     weights: &ChannelsLast<E>,
@@ -144,17 +158,42 @@ fn pixel_run<const K: usize, const PX: usize, const FUSED: bool, E: Float>(
     x0: usize,
     conv: &mut [[E; LANES]],
 ) {
+    let mut chunk = 0;
+    while chunk + CB <= weights.chunks {
+        pixel_block::<K, PX, CB, FUSED, E>(d, x, weights, y, x0, chunk, conv);
+        chunk += CB;
+    }
+    while chunk < weights.chunks {
+        pixel_block::<K, PX, 1, FUSED, E>(d, x, weights, y, x0, chunk, conv);
+        chunk += 1;
+    }
+}
+
+/// The convolution at pixels `(y, x0..x0 + PX)` for the output channels of arrays
+/// `chunk0..chunk0 + CB`, the `PX * CB` sums in registers over every input tap.
+#[inline(always)]
+fn pixel_block<const K: usize, const PX: usize, const CB: usize, const FUSED: bool, E: Float>(
+    d: &ConvDims,
+    x: &[E],
+    weights: &ChannelsLast<E>,
+    y: usize,
+    x0: usize,
+    chunk0: usize,
+    conv: &mut [[E; LANES]],
+) {
     let (plane, chunks) = (d.h * d.w, weights.chunks);
-    for chunk in 0..chunks {
-        let mut acc = [weights.bias[chunk]; PX];
-        for c in 0..d.c_in {
-            for ki in 0..K {
-                let start = c * plane + (y + ki) * d.w + x0;
-                let inputs = &x[start..start + K - 1 + PX];
-                let taps =
-                    &weights.weight[(c * K + ki) * K * chunks..(c * K + ki + 1) * K * chunks];
-                for kj in 0..K {
-                    let wv = taps[kj * chunks + chunk];
+    let mut acc = [[[E::zero(); LANES]; PX]; CB];
+    for (cb, acc) in acc.iter_mut().enumerate() {
+        *acc = [weights.bias[chunk0 + cb]; PX];
+    }
+    for c in 0..d.c_in {
+        for ki in 0..K {
+            let start = c * plane + (y + ki) * d.w + x0;
+            let inputs = &x[start..start + K - 1 + PX];
+            let taps = &weights.weight[(c * K + ki) * K * chunks..(c * K + ki + 1) * K * chunks];
+            for kj in 0..K {
+                let tap = &taps[kj * chunks + chunk0..kj * chunks + chunk0 + CB];
+                for (wv, acc) in tap.iter().zip(acc.iter_mut()) {
                     for (p, acc) in acc.iter_mut().enumerate() {
                         let v = inputs[kj + p];
                         for l in 0..LANES {
@@ -164,22 +203,32 @@ fn pixel_run<const K: usize, const PX: usize, const FUSED: bool, E: Float>(
                 }
             }
         }
+    }
+    for (cb, acc) in acc.iter().enumerate() {
         for (p, acc) in acc.iter().enumerate() {
-            conv[((y * d.wo) + x0 + p) * chunks + chunk] = *acc;
+            conv[((y * d.wo) + x0 + p) * chunks + chunk0 + cb] = *acc;
         }
     }
+}
+
+/// One image's pooled maps and argmax, channels last (`(pooled h, pooled w, chunks)` arrays).
+struct Pooled<E> {
+    max: Vec<[E; LANES]>,
+    at: Vec<[u32; LANES]>,
 }
 
 /// Max pooling of one image's channels-last convolution into `out` and `argmax`
 /// (`(OUT, pooled h, pooled w)`); `argmax` gets the position of each window's maximum as the
 /// offset of its input patch in an input plane (`y * W + x`), what the backward pass needs.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn pool_image<E: Float>(
     d: &ConvDims,
     pd: &PoolDims,
     pool: usize,
     conv: &[[E; LANES]],
     chunks: usize,
+    pooled: &mut Pooled<E>,
     out: &mut [E],
     argmax: &mut [u32],
 ) {
@@ -202,13 +251,21 @@ fn pool_image<E: Float>(
                         }
                     }
                 }
-                let lanes = LANES.min(d.c_out - chunk * LANES);
-                for l in 0..lanes {
-                    let o = chunk * LANES + l;
-                    out[o * pooled_ch + r * pd.wo + s] = best[l];
-                    argmax[o * pooled_ch + r * pd.wo + s] = best_at[l];
-                }
+                let at = (r * pd.wo + s) * chunks + chunk;
+                pooled.max[at] = best;
+                pooled.at[at] = best_at;
             }
+        }
+    }
+    // channels last to the output's channels first: element by element, but from memory
+    // rather than from vector registers lane by lane
+    for o in 0..d.c_out {
+        let (chunk, lane) = (o / LANES, o % LANES);
+        let out = &mut out[o * pooled_ch..(o + 1) * pooled_ch];
+        let argmax = &mut argmax[o * pooled_ch..(o + 1) * pooled_ch];
+        for (q, (out, argmax)) in out.iter_mut().zip(argmax).enumerate() {
+            *out = pooled.max[q * chunks + chunk][lane];
+            *argmax = pooled.at[q * chunks + chunk][lane];
         }
     }
 }
