@@ -254,11 +254,7 @@ where
         &self,
         x: Tensor<(Const<IN>, H, W), E, Cpu, T>,
     ) -> Result<Self::Output, CpuError> {
-        let (_, h, w) = *x.shape();
-        let x = x.try_reshape_like(&(Const::<1>, Const::<IN>, h, w))?;
-        let y = self.forward_batched(x)?;
-        let (_, _, ho, wo) = *y.shape();
-        y.try_reshape_like(&(Const::<OUT>, ho, wo))
+        forward_one_image(x, |x| self.forward_batched(x))
     }
 }
 
@@ -291,6 +287,26 @@ where
             },
         )
     }
+}
+
+/// The forward pass of a convolution-like layer on one image `(IN, H, W)`: `batched` on it as
+/// a batch of one, the batch dimension removed again.
+pub(crate) fn forward_one_image<const IN: usize, const OUT: usize, H, W, E, T>(
+    x: Tensor<(Const<IN>, H, W), E, Cpu, T>,
+    batched: impl FnOnce(
+        Tensor<(Const<1>, Const<IN>, H, W), E, Cpu, T>,
+    ) -> Result<BatchedOut<Const<1>, OUT, E, T>, CpuError>,
+) -> Result<ImageOut<OUT, E, T>, CpuError>
+where
+    H: Dim,
+    W: Dim,
+    E: Dtype,
+    T: Tape<E, Cpu>,
+{
+    let (_, h, w) = *x.shape();
+    let y = batched(x.try_reshape_like(&(Const::<1>, Const::<IN>, h, w))?)?;
+    let (_, _, ho, wo) = *y.shape();
+    y.try_reshape_like(&(Const::<OUT>, ho, wo))
 }
 
 /// What the forward pass of a convolution-like op gives [`record_conv_op`]: the output
@@ -424,6 +440,9 @@ pub(crate) fn read_contiguous<S: Shape, E: Unit, T>(t: &Tensor<S, E, Cpu, T>) ->
     }
     data
 }
+
+/// Output of a forward pass on one image: `(Const<C>, usize, usize)` on the Cpu.
+pub(crate) type ImageOut<const C: usize, E, T> = Tensor<(Const<C>, usize, usize), E, Cpu, T>;
 
 /// Output of a batched forward: `(B, Const<C>, usize, usize)` on the Cpu.
 pub(crate) type BatchedOut<B, const C: usize, E, T> =

@@ -54,13 +54,15 @@
 use dfdx::nn::{
     BuildModule, BuildOnDevice, Module, ModuleVisitor, NonMutableModule, TensorCollection,
 };
-use dfdx::shapes::{Const, Dim, Dtype, HasShape, Rank1, Rank4};
+use dfdx::shapes::{Const, Dim, Dtype, Rank1, Rank4};
 use dfdx::tensor::{Cpu, CpuError, Storage, Tape, Tensor};
-use dfdx::tensor_ops::{Device, ReshapeTo};
+use dfdx::tensor_ops::Device;
 use num_traits::Float;
 use rand::distributions::uniform::SampleUniform;
 
-use super::conv::{conv_init, record_conv_op, BatchedOut, ConvDims, ConvOpOutput};
+use super::conv::{
+    conv_init, forward_one_image, record_conv_op, BatchedOut, ConvDims, ConvOpOutput,
+};
 use super::pool::PoolDims;
 
 mod backward;
@@ -212,11 +214,7 @@ where
         &self,
         x: Tensor<(Const<IN>, H, W), E, Cpu, T>,
     ) -> Result<Self::Output, CpuError> {
-        let (_, h, w) = *x.shape();
-        let x = x.try_reshape_like(&(Const::<1>, Const::<IN>, h, w))?;
-        let y = self.forward_batched(x)?;
-        let (_, _, ho, wo) = *y.shape();
-        y.try_reshape_like(&(Const::<OUT>, ho, wo))
+        forward_one_image(x, |x| self.forward_batched(x))
     }
 }
 
