@@ -524,11 +524,11 @@ impl ConvDims {
     }
     /// How many images go into one GEMM: enough to give the GEMM at least
     /// [`TARGET_COLS`] columns (small images, deep layers), at most `n`.
-    pub(crate) fn group(&self, n: usize) -> usize {
+    fn group(&self, n: usize) -> usize {
         TARGET_COLS.div_ceil(self.p().max(1)).clamp(1, n.max(1))
     }
     /// Images per parallel task: the batch split evenly over rayon's threads.
-    fn per_task(&self) -> usize {
+    pub(crate) fn per_task(&self) -> usize {
         self.batch
             .div_ceil(rayon::current_num_threads().max(1))
             .max(1)

@@ -9,11 +9,6 @@ use crate::nn::conv::ConvDims;
 use crate::nn::pool::PoolDims;
 use crate::nn::simd::with_simd;
 
-/// Images per parallel task: the batch split evenly over rayon's threads.
-fn per_task(batch: usize) -> usize {
-    batch.div_ceil(rayon::current_num_threads().max(1)).max(1)
-}
-
 /// Lanes of the vector loops of the backward pass: one kernel row (K <= LANES values) is
 /// handled as one `[E; LANES]` array, which the compiler maps onto vector registers.
 const LANES: usize = 8;
@@ -61,7 +56,7 @@ pub(super) fn backward<const K: usize, E: Float + Send + Sync>(
         return;
     }
     let w_channels_last = channels_last_weights::<K, E>(d, w);
-    let per_task = per_task(d.batch);
+    let per_task = d.per_task();
     let dx_tasks: Vec<Option<&mut [E]>> = match dx {
         Some(dx) => dx.chunks_mut(per_task * d.in_img()).map(Some).collect(),
         None => (0..d.batch.div_ceil(per_task)).map(|_| None).collect(),

@@ -74,7 +74,7 @@ pub(super) fn forward<const K: usize, E: Float + Send + Sync>(
         return;
     }
     let weights = ChannelsLast::new(d, w, bias);
-    let per_task = d.batch.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    let per_task = d.per_task();
     out.par_chunks_mut(per_task * pooled_img)
         .zip(argmax.par_chunks_mut(per_task * pooled_img))
         .zip(x.par_chunks(per_task * d.in_img()))
