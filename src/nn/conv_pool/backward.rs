@@ -84,9 +84,7 @@ pub(super) fn backward<const K: usize, E: Float + Send + Sync>(
         .collect();
     // summed in task order, so results do not depend on scheduling
     for task in partials {
-        for (a, b) in dw.iter_mut().zip(task.dw_exact::<K>()) {
-            *a = *a + b;
-        }
+        task.add_weight_gradient_to::<K>(dw);
         for (a, &b) in db.iter_mut().zip(&task.db) {
             *a = *a + b;
         }
@@ -133,15 +131,19 @@ impl<E: Float> TaskGradients<E> {
         }
     }
 
-    /// The weight gradient in the `(OUT, IN, K, K)` layout.
-    fn dw_exact<const K: usize>(&self) -> Vec<E> {
+    /// Adds this task's weight gradient to `dw` (`(OUT, IN, K, K)`), dropping the lanes past
+    /// `K` of the row form.
+    fn add_weight_gradient_to<const K: usize>(&self, dw: &mut [E]) {
         if K <= LANES {
-            self.dw_rows
-                .iter()
-                .flat_map(|row| row[..K].iter().copied())
-                .collect()
+            for (dst, row) in dw.chunks_exact_mut(K).zip(&self.dw_rows) {
+                for (a, &b) in dst.iter_mut().zip(&row[..K]) {
+                    *a = *a + b;
+                }
+            }
         } else {
-            self.dw.clone()
+            for (a, &b) in dw.iter_mut().zip(&self.dw) {
+                *a = *a + b;
+            }
         }
     }
 
