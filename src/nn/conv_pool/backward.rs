@@ -1,17 +1,42 @@
 //! Backward pass of [`ConvPool2D`](super::ConvPool2D), from the pooled gradient: only each
 //! window's maximum gets a gradient, so each pooled output with a nonzero gradient adds its
 //! contribution at that position alone.
+//!
+//! The weight gradient is summed in one of two layouts, chosen by the input channel count:
+//!
+//! * **channels last** (8 input channels or more): each image's input is copied pixel by
+//!   pixel with its channels in arrays of [`WIDE`] (one AVX-512 register of `f32`), so that
+//!   a hit's whole `K`x`K` patch is `K * K` arrays, summed with fused multiply-adds in
+//!   registers over all of an output channel's hits ([`ChannelBlock::weight_patch`]);
+//! * **kernel rows** (fewer input channels, e.g. a network's first layer): each kernel row
+//!   is one `[E; LANES]` array ([`weight_rows`]), so that a single channel does not waste a
+//!   register on one value.
+//!
+//! The input gradient is added hit by hit into a channels-last copy of the image's
+//! gradient ([`input_patches`]). (Summing the hits that share a window position in
+//! registers first, or the same loop over `WIDE` arrays with fused multiply-adds, measured
+//! slower.)
 
 use num_traits::Float;
 use rayon::prelude::*;
 
 use crate::nn::conv::ConvDims;
 use crate::nn::pool::PoolDims;
-use crate::nn::simd::with_simd;
+use crate::nn::simd::{mul_add, with_fma, with_simd};
 
-/// Lanes of the vector loops of the backward pass: one kernel row (K <= LANES values) is
-/// handled as one `[E; LANES]` array, which the compiler maps onto vector registers.
+/// Lanes of the kernel-row form: one kernel row (K <= LANES values) is handled as one
+/// `[E; LANES]` array, which the compiler maps onto a vector register.
 const LANES: usize = 8;
+
+/// Input channels per array of the channels-last form.
+const WIDE: usize = 16;
+
+/// The fewest input channels for which the weight gradient is computed channels last.
+const CHANNELS_LAST_MIN: usize = LANES;
+
+/// Arrays of sums a channels-last kernel keeps in registers (of AVX-512's 32): a block of
+/// `CH` channel arrays of a `K`x`K` patch holds `K * K * CH` of them.
+const REGISTER_SUMS: usize = 28;
 
 /// One pooled output with a nonzero gradient: the gradient, and where its window's maximum
 /// is in an input plane (the top-left corner of the input patch it was computed from).
@@ -55,7 +80,10 @@ pub(super) fn backward<const K: usize, E: Float + Send + Sync>(
     if pooled_img == 0 || d.batch == 0 {
         return;
     }
-    let w_channels_last = channels_last_weights::<K, E>(d, w);
+    let w_cl = match dx {
+        Some(_) => channels_last_weights::<K, E>(d, w),
+        None => Vec::new(),
+    };
     let per_task = d.per_task();
     let dx_tasks: Vec<Option<&mut [E]>> = match dx {
         Some(dx) => dx.chunks_mut(per_task * d.in_img()).map(Some).collect(),
@@ -70,21 +98,23 @@ pub(super) fn backward<const K: usize, E: Float + Send + Sync>(
             let mut acc = TaskGradients::new::<K>(d);
             let first = task * per_task;
             let images = TaskImages {
+                d,
                 x: &x[first * d.in_img()..],
                 grad_out: gout,
                 argmax,
                 pooled_ch,
+                w_cl: &w_cl,
             };
             with_simd(
                 #[inline(always)]
-                || acc.add_images::<K>(d, &images, &w_channels_last, dx),
+                || acc.add_images::<K>(&images, dx),
             );
             acc
         })
         .collect();
     // summed in task order, so results do not depend on scheduling
     for task in partials {
-        task.add_weight_gradient_to::<K>(dw);
+        task.add_weight_gradient_to::<K>(d, dw);
         for (a, &b) in db.iter_mut().zip(&task.db) {
             *a = *a + b;
         }
@@ -93,25 +123,54 @@ pub(super) fn backward<const K: usize, E: Float + Send + Sync>(
 
 /// The data of one task's images: inputs (from the task's first image to the end of the
 /// batch, so that vector loads past its last image stay inside the buffer where they can),
-/// and the pooled gradients and argmax of its images alone.
+/// the pooled gradients and argmax of its images alone, and the weight channels last (empty
+/// if no input gradient is wanted).
 struct TaskImages<'a, E> {
+    d: &'a ConvDims,
     x: &'a [E],
     grad_out: &'a [E],
     argmax: &'a [u32],
     pooled_ch: usize,
+    w_cl: &'a [[E; LANES]],
 }
 
-/// One task's gradient sums. For `K <= LANES` the weight gradient is kept as one
-/// `[E; LANES]` per kernel row (lanes `K..` collect products of neighbouring inputs and are
-/// dropped at the end); for larger kernels as the exact `(OUT, IN, K, K)` array.
+/// How the weight gradient is summed (see the module's documentation).
+#[derive(Clone, Copy, PartialEq)]
+enum WeightLayout {
+    /// `[E; LANES]` per kernel row, lanes `K..` dropped at the end.
+    Rows,
+    /// The exact `(OUT, IN, K, K)` array, for kernels wider than `LANES`.
+    Exact,
+    /// `(OUT, K, K, chunks)` arrays of `WIDE` input channels.
+    ChannelsLast,
+}
+
+impl WeightLayout {
+    fn of<const K: usize>(d: &ConvDims) -> Self {
+        if d.c_in >= CHANNELS_LAST_MIN {
+            WeightLayout::ChannelsLast
+        } else if K <= LANES {
+            WeightLayout::Rows
+        } else {
+            WeightLayout::Exact
+        }
+    }
+}
+
+/// One task's gradient sums and scratch buffers.
 struct TaskGradients<E> {
+    layout: WeightLayout,
+    /// The weight gradient in `layout`'s form (one of the three).
     dw_rows: Vec<[E; LANES]>,
     dw: Vec<E>,
+    dw_cl: Vec<[E; WIDE]>,
     db: Vec<E>,
     /// The current channel's pooled outputs with a nonzero gradient.
     hits: Vec<Hit<E>>,
     /// How many of `hits` are the current channel's.
     kept: usize,
+    /// The current image's input, channels last (for [`WeightLayout::ChannelsLast`]).
+    x_image: Vec<[E; WIDE]>,
     /// The current image's input gradient, channels last: pixel by pixel, its channels
     /// in `ceil(IN / LANES)` arrays (lanes past `IN` unused).
     dx_image: Vec<[E; LANES]>,
@@ -119,83 +178,125 @@ struct TaskGradients<E> {
 
 impl<E: Float> TaskGradients<E> {
     fn new<const K: usize>(d: &ConvDims) -> Self {
-        let rows = d.c_out * d.c_in * K;
-        let vector = K <= LANES;
+        let layout = WeightLayout::of::<K>(d);
+        let len = |of: WeightLayout, n: usize| if layout == of { n } else { 0 };
+        let chunks = d.c_in.div_ceil(WIDE);
         TaskGradients {
-            dw_rows: vec![[E::zero(); LANES]; if vector { rows } else { 0 }],
-            dw: vec![E::zero(); if vector { 0 } else { d.weight_len() }],
+            layout,
+            dw_rows: vec![[E::zero(); LANES]; len(WeightLayout::Rows, d.c_out * d.c_in * K)],
+            dw: vec![E::zero(); len(WeightLayout::Exact, d.weight_len())],
+            dw_cl: vec![
+                [E::zero(); WIDE];
+                len(WeightLayout::ChannelsLast, d.c_out * K * K * chunks)
+            ],
             db: vec![E::zero(); d.c_out],
             hits: Vec::new(),
             kept: 0,
+            x_image: Vec::new(),
             dx_image: Vec::new(),
         }
     }
 
-    /// Adds this task's weight gradient to `dw` (`(OUT, IN, K, K)`), dropping the lanes past
-    /// `K` of the row form.
-    fn add_weight_gradient_to<const K: usize>(&self, dw: &mut [E]) {
-        if K <= LANES {
-            for (dst, row) in dw.chunks_exact_mut(K).zip(&self.dw_rows) {
-                for (a, &b) in dst.iter_mut().zip(&row[..K]) {
+    /// Adds this task's weight gradient to `dw` (`(OUT, IN, K, K)`).
+    fn add_weight_gradient_to<const K: usize>(&self, d: &ConvDims, dw: &mut [E]) {
+        match self.layout {
+            WeightLayout::Rows => {
+                for (dst, row) in dw.chunks_exact_mut(K).zip(&self.dw_rows) {
+                    for (a, &b) in dst.iter_mut().zip(&row[..K]) {
+                        *a = *a + b;
+                    }
+                }
+            }
+            WeightLayout::Exact => {
+                for (a, &b) in dw.iter_mut().zip(&self.dw) {
                     *a = *a + b;
                 }
             }
-        } else {
-            for (a, &b) in dw.iter_mut().zip(&self.dw) {
-                *a = *a + b;
+            WeightLayout::ChannelsLast => {
+                let chunks = d.c_in.div_ceil(WIDE);
+                for (plane, dst) in dw.chunks_exact_mut(K * K).enumerate() {
+                    let (o, c) = (plane / d.c_in, plane % d.c_in);
+                    for (t, a) in dst.iter_mut().enumerate() {
+                        *a = *a + self.dw_cl[(o * K * K + t) * chunks + c / WIDE][c % WIDE];
+                    }
+                }
             }
         }
     }
 
     /// Adds the gradients of the task's images; `dx`, when given, is their input gradient.
-    /// `w_cl` is the weight in the layout of [`channels_last_weights`].
     #[inline(always)]
-    fn add_images<const K: usize>(
-        &mut self,
-        d: &ConvDims,
-        images: &TaskImages<'_, E>,
-        w_cl: &[[E; LANES]],
-        mut dx: Option<&mut [E]>,
-    ) {
+    fn add_images<const K: usize>(&mut self, images: &TaskImages<'_, E>, mut dx: Option<&mut [E]>) {
+        let d = images.d;
         let plane = d.h * d.w;
-        let chunks = d.c_in.div_ceil(LANES);
+        let chunks = d.c_in.div_ceil(WIDE);
+        let dx_chunks = d.c_in.div_ceil(LANES);
         let pooled_img = d.c_out * images.pooled_ch;
         let n = images.grad_out.len() / pooled_img;
         for img in 0..n {
             let x_img = &images.x[img * d.in_img()..];
+            let grad = &images.grad_out[img * pooled_img..(img + 1) * pooled_img];
+            let argmax = &images.argmax[img * pooled_img..(img + 1) * pooled_img];
+            if self.layout == WeightLayout::ChannelsLast {
+                self.x_image.clear();
+                self.x_image.resize(plane * chunks, [E::zero(); WIDE]);
+                for (c, values) in x_img[..d.in_img()].chunks_exact(plane).enumerate() {
+                    for (p, &v) in values.iter().enumerate() {
+                        self.x_image[p * chunks + c / WIDE][c % WIDE] = v;
+                    }
+                }
+            }
             if dx.is_some() {
                 self.dx_image.clear();
-                self.dx_image.resize(plane * chunks, [E::zero(); LANES]);
+                self.dx_image.resize(plane * dx_chunks, [E::zero(); LANES]);
             }
             for o in 0..d.c_out {
-                let start = img * pooled_img + o * images.pooled_ch;
-                let end = start + images.pooled_ch;
-                self.collect_hits(o, &images.grad_out[start..end], &images.argmax[start..end]);
+                let channel = o * images.pooled_ch..(o + 1) * images.pooled_ch;
+                self.collect_hits(o, &grad[channel.clone()], &argmax[channel]);
                 let hits = &self.hits[..self.kept];
                 if hits.is_empty() {
                     continue;
                 }
-                let rows = o * d.c_in * K;
-                if K <= LANES {
-                    for c in 0..d.c_in {
-                        let dw = &mut self.dw_rows[rows + c * K..rows + (c + 1) * K];
-                        weight_rows::<K, E>(hits, &x_img[c * plane..], d.w, dw);
+                match self.layout {
+                    WeightLayout::Rows => {
+                        let rows = &mut self.dw_rows[o * d.c_in * K..(o + 1) * d.c_in * K];
+                        for (c, dw) in rows.chunks_exact_mut(K).enumerate() {
+                            weight_rows::<K, E>(hits, &x_img[c * plane..], d.w, dw);
+                        }
                     }
-                } else {
-                    let patch = rows * K..(rows + d.c_in * K) * K;
-                    exact_weight_patches::<K, E>(d, hits, x_img, &mut self.dw[patch]);
+                    WeightLayout::Exact => {
+                        let patch = o * d.c_in * K * K..(o + 1) * d.c_in * K * K;
+                        exact_weight_patches::<K, E>(d, hits, x_img, &mut self.dw[patch]);
+                    }
+                    WeightLayout::ChannelsLast => {
+                        let range = o * K * K * chunks..(o + 1) * K * K * chunks;
+                        let dw = self.dw_cl[range].as_flattened_mut();
+                        let x = self.x_image.as_flattened();
+                        // `N`, the values per block, is `WIDE` times the block's arrays
+                        const { assert!(WIDE == 16) };
+                        for_channel_blocks::<K>(
+                            chunks,
+                            #[inline(always)]
+                            |block| match block.ch {
+                                1 => block.weight_patch::<K, 16, E>(hits, x, d.w, dw),
+                                2 => block.weight_patch::<K, 32, E>(hits, x, d.w, dw),
+                                3 => block.weight_patch::<K, 48, E>(hits, x, d.w, dw),
+                                _ => block.weight_patch::<K, 64, E>(hits, x, d.w, dw),
+                            },
+                        );
+                    }
                 }
                 if dx.is_some() {
-                    let w_o = &w_cl[o * K * K * chunks..(o + 1) * K * K * chunks];
+                    let w_o = &images.w_cl[o * K * K * dx_chunks..(o + 1) * K * K * dx_chunks];
                     let dx_image = &mut self.dx_image;
                     // a copy of the loop per common channel count, each with its inner
                     // loops' lengths known and unrolled
-                    match chunks {
+                    match dx_chunks {
                         1 => input_patches::<K, E>(hits, w_o, d.w, 1, dx_image),
                         2 => input_patches::<K, E>(hits, w_o, d.w, 2, dx_image),
                         3 => input_patches::<K, E>(hits, w_o, d.w, 3, dx_image),
                         4 => input_patches::<K, E>(hits, w_o, d.w, 4, dx_image),
-                        _ => input_patches::<K, E>(hits, w_o, d.w, chunks, dx_image),
+                        _ => input_patches::<K, E>(hits, w_o, d.w, dx_chunks, dx_image),
                     }
                 }
             }
@@ -204,7 +305,7 @@ impl<E: Float> TaskGradients<E> {
                 for (c, dst) in dst.chunks_exact_mut(plane).enumerate() {
                     let (chunk, lane) = (c / LANES, c % LANES);
                     for (pixel, v) in dst.iter_mut().enumerate() {
-                        *v = *v + self.dx_image[pixel * chunks + chunk][lane];
+                        *v = *v + self.dx_image[pixel * dx_chunks + chunk][lane];
                     }
                 }
             }
@@ -235,6 +336,109 @@ impl<E: Float> TaskGradients<E> {
         }
         self.kept = kept;
         self.db[o] = sum;
+    }
+}
+
+/// A block of `ch` channel arrays, from array `first` of `chunks`, of a channels-last layout.
+#[derive(Clone, Copy)]
+struct ChannelBlock {
+    first: usize,
+    ch: usize,
+    chunks: usize,
+}
+
+/// Calls `kernel` for each block of channel arrays, as many per block as keep a `K`x`K`
+/// patch's sums in registers (at most 4).
+#[inline(always)]
+fn for_channel_blocks<const K: usize>(chunks: usize, mut kernel: impl FnMut(ChannelBlock)) {
+    let per_block = (REGISTER_SUMS / (K * K)).clamp(1, 4);
+    let mut first = 0;
+    while first < chunks {
+        let ch = (chunks - first).min(per_block);
+        kernel(ChannelBlock { first, ch, chunks });
+        first += ch;
+    }
+}
+
+impl ChannelBlock {
+    /// [`Self::weight_patch_with`], compiled on its own for the CPU's vector instructions
+    /// (inlined into the whole backward pass, the compiler left some block sizes scalar), and
+    /// with constant addresses when the block is all of the channels, the common case.
+    fn weight_patch<const K: usize, const N: usize, E: Float>(
+        self,
+        hits: &[Hit<E>],
+        x: &[E],
+        width: usize,
+        dw: &mut [E],
+    ) {
+        debug_assert_eq!(N, self.ch * WIDE);
+        if self.first == 0 && self.ch == self.chunks {
+            with_fma(
+                dw,
+                #[inline(always)]
+                |dw| Self::weight_patch_with::<K, N, true, E>(0, N, hits, x, width, dw),
+                #[inline(always)]
+                |dw| Self::weight_patch_with::<K, N, false, E>(0, N, hits, x, width, dw),
+            )
+        } else {
+            let (first, stride) = (self.first * WIDE, self.chunks * WIDE);
+            with_fma(
+                dw,
+                #[inline(always)]
+                |dw| Self::weight_patch_with::<K, N, true, E>(first, stride, hits, x, width, dw),
+                #[inline(always)]
+                |dw| Self::weight_patch_with::<K, N, false, E>(first, stride, hits, x, width, dw),
+            )
+        }
+    }
+
+    /// `dw[ki, kj] += Σ_hits g * x[at + (ki, kj)]` for the `N` channels from `first`, `dw`
+    /// being one output channel's `(K, K, channels)` weight gradient and `x` the image
+    /// channels last, both as flat values with `stride` values per pixel: the `K * K` cells
+    /// of `N` sums stay in registers over all the hits.
+    #[inline(always)]
+    fn weight_patch_with<const K: usize, const N: usize, const FUSED: bool, E: Float>(
+        first: usize,
+        stride: usize,
+        hits: &[Hit<E>],
+        x: &[E],
+        width: usize,
+        dw: &mut [E],
+    ) {
+        let mut sums = [[[E::zero(); N]; K]; K];
+        let row_len = (K - 1) * stride + N;
+        for hit in hits {
+            let g = hit.grad;
+            for (ki, sums) in sums.iter_mut().enumerate() {
+                let start = (hit.at as usize + ki * width) * stride + first;
+                let row = &x[start..start + row_len];
+                for (kj, sum) in sums.iter_mut().enumerate() {
+                    // fixed-size arrays and a local copy of the whole array, so that every
+                    // loop becomes whole vector operations on sums held in registers (nested
+                    // loops over arrays and lanes, or an array indexed in place, were left
+                    // as scalar code with the sums in memory for some sizes)
+                    let v: &[E; N] = row[kj * stride..kj * stride + N]
+                        .try_into()
+                        .expect("N values");
+                    let mut s = *sum;
+                    for l in 0..N {
+                        s[l] = mul_add::<FUSED, E>(g, v[l], s[l]);
+                    }
+                    *sum = s;
+                }
+            }
+        }
+        for (ki, sums) in sums.iter().enumerate() {
+            for (kj, sum) in sums.iter().enumerate() {
+                let start = (ki * K + kj) * stride + first;
+                let dst: &mut [E; N] = (&mut dw[start..start + N]).try_into().expect("N values");
+                let mut v = *dst;
+                for l in 0..N {
+                    v[l] = v[l] + sum[l];
+                }
+                *dst = v;
+            }
+        }
     }
 }
 
@@ -341,7 +545,8 @@ fn input_patches<const K: usize, E: Float>(
 }
 
 /// The weight gradient of one output channel over the hits, element by element (for kernels
-/// wider than `LANES`): `x` is the image, `dw` the channel's `(IN, K, K)` weight gradient.
+/// wider than `LANES` on few channels): `x` is the image, `dw` the channel's `(IN, K, K)`
+/// weight gradient.
 fn exact_weight_patches<const K: usize, E: Float>(
     d: &ConvDims,
     hits: &[Hit<E>],

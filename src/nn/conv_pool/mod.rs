@@ -422,6 +422,13 @@ mod tests {
         check::<2, 2, 1, 5>(2, 5, 5, 9);
         // a batch that splits into several tasks with a short last one
         check::<2, 3, 3, 2>(37, 7, 7, 10);
+        // the channels-last weight gradient (8 input channels or more): one partly used
+        // array of channels; several blocks of arrays, of one and of three and one arrays;
+        // a kernel wider than the vector lanes
+        check::<8, 3, 3, 2>(2, 7, 7, 11);
+        check::<17, 3, 5, 2>(3, 9, 9, 12);
+        check::<50, 2, 3, 2>(2, 6, 6, 13);
+        check::<9, 2, 9, 2>(2, 11, 11, 14);
     }
 
     #[test]
