@@ -49,7 +49,7 @@ impl FixedActivation for Celu {
             x
         } else {
             let a = cast::<F>(self.alpha);
-            a * (x / a).exp_m1()
+            a * (x / a).exp_m1_simd()
         }
     }
     #[inline(always)]
@@ -57,7 +57,7 @@ impl FixedActivation for Celu {
         if x > F::zero() {
             F::one()
         } else {
-            (x / cast(self.alpha)).exp()
+            (x / cast(self.alpha)).exp_simd()
         }
     }
 }
@@ -97,7 +97,7 @@ impl FixedActivation for Elu {
         if x > F::zero() || x.is_nan() {
             x
         } else {
-            cast::<F>(self.alpha) * x.exp_m1()
+            cast::<F>(self.alpha) * x.exp_m1_simd()
         }
     }
     #[inline(always)]
@@ -105,7 +105,7 @@ impl FixedActivation for Elu {
         if x > F::zero() {
             F::one()
         } else {
-            cast::<F>(self.alpha) * x.exp()
+            cast::<F>(self.alpha) * x.exp_simd()
         }
     }
 }
@@ -129,7 +129,7 @@ impl FixedActivation for Selu {
         if x > F::zero() || x.is_nan() {
             lambda * x
         } else {
-            lambda * cast(Self::ALPHA) * x.exp_m1()
+            lambda * cast(Self::ALPHA) * x.exp_m1_simd()
         }
     }
     #[inline(always)]
@@ -138,7 +138,7 @@ impl FixedActivation for Selu {
         if x > F::zero() {
             lambda
         } else {
-            lambda * cast(Self::ALPHA) * x.exp()
+            lambda * cast(Self::ALPHA) * x.exp_simd()
         }
     }
 }

@@ -119,7 +119,7 @@ impl FixedActivation for Softplus {
         if bx > cast(self.threshold) {
             x
         } else {
-            bx.exp().ln_1p() / beta
+            bx.exp_simd().ln_1p_simd() / beta
         }
     }
     #[inline(always)]
