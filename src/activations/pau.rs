@@ -2,7 +2,7 @@
 
 use crate::activation::Float;
 
-use crate::activation::{check_param_count, Activation};
+use crate::activation::{cast, check_param_count, Activation};
 use crate::error::ActivationError;
 
 /// Numerator degree.
@@ -51,6 +51,9 @@ pub struct PauPrepared<F> {
     a: [F; M + 1],
     b_abs: [F; N],
     b_sign: [F; N],
+    /// The limits at `+∞` and `−∞`, worked out once per pass so that the per-element value
+    /// is a select, not a branch into [`Pau::limit`].
+    limits: [F; 2],
 }
 
 /// `sign(t)` with `sign(0) = 0`, as PyTorch's `abs` gradient.
@@ -95,19 +98,29 @@ impl Pau {
     }
 
     /// `(P, Q, powers of x, powers of |x|)`.
+    ///
+    /// The per-element code (this and the backward pass) loops over exclusive ranges: the
+    /// compiler unrolls those, and the loop over the elements then becomes vector code
+    /// (inclusive ranges, `1..=N`, stayed loops and kept it scalar).
     #[inline(always)]
     fn terms<F: Float>(p: &PauPrepared<F>, x: F) -> (F, F, [F; M + 1], [F; N + 1]) {
         let mut x_pow = [F::one(); M + 1];
-        for j in 1..=M {
+        for j in 1..M + 1 {
             x_pow[j] = x_pow[j - 1] * x;
         }
         let ax = x.abs();
         let mut ax_pow = [F::one(); N + 1];
-        for k in 1..=N {
+        for k in 1..N + 1 {
             ax_pow[k] = ax_pow[k - 1] * ax;
         }
-        let numerator = (0..=M).fold(F::zero(), |acc, j| acc + p.a[j] * x_pow[j]);
-        let denominator = (1..=N).fold(F::one(), |acc, k| acc + p.b_abs[k - 1] * ax_pow[k]);
+        let mut numerator = F::zero();
+        for (&a, &power) in p.a.iter().zip(&x_pow) {
+            numerator = numerator + a * power;
+        }
+        let mut denominator = F::one();
+        for (&b, &power) in p.b_abs.iter().zip(&ax_pow[1..]) {
+            denominator = denominator + b * power;
+        }
         (numerator, denominator, x_pow, ax_pow)
     }
 }
@@ -142,19 +155,33 @@ impl Activation for Pau {
     }
     #[inline(always)]
     fn prepare<F: Float>(&self, params: &[F]) -> PauPrepared<F> {
-        PauPrepared {
+        let mut prepared = PauPrepared {
             a: core::array::from_fn(|j| params[j]),
             b_abs: core::array::from_fn(|k| params[M + 1 + k].abs()),
             b_sign: core::array::from_fn(|k| sign(params[M + 1 + k])),
-        }
+            limits: [F::zero(); 2],
+        };
+        prepared.limits = [
+            Self::limit(&prepared, F::infinity()),
+            Self::limit(&prepared, F::neg_infinity()),
+        ];
+        prepared
     }
     #[inline(always)]
     fn value<F: Float>(&self, p: &PauPrepared<F>, x: F, _noise: F) -> F {
-        if x.is_infinite() {
-            return Self::limit(p, x);
-        }
         let (numerator, denominator, _, _) = Self::terms(p, x);
-        numerator / denominator
+        let finite = numerator / denominator;
+        // selects, so that the loop over the elements stays vector code
+        let infinite = if x > F::zero() {
+            p.limits[0]
+        } else {
+            p.limits[1]
+        };
+        if x.is_infinite() {
+            infinite
+        } else {
+            finite
+        }
     }
     #[inline(always)]
     fn backward<F: Float>(
@@ -169,19 +196,15 @@ impl Activation for Pau {
         let inv_q = denominator.recip();
         let y_over_q = numerator * inv_q * inv_q; // P / Q²
         let mut d_numerator = F::zero();
-        let mut j_f = F::zero();
-        for j in 0..=M {
-            param_grads[j] = param_grads[j] + grad_out * x_pow[j] * inv_q;
-            if j > 0 {
-                j_f = j_f + F::one();
-                d_numerator = d_numerator + j_f * p.a[j] * x_pow[j - 1];
-            }
+        for (grad, &power) in param_grads.iter_mut().zip(&x_pow) {
+            *grad = *grad + grad_out * power * inv_q;
+        }
+        for j in 1..M + 1 {
+            d_numerator = d_numerator + cast::<F>(j as f64) * p.a[j] * x_pow[j - 1];
         }
         let mut d_denominator = F::zero();
-        let mut k_f = F::zero();
-        for k in 1..=N {
-            k_f = k_f + F::one();
-            d_denominator = d_denominator + k_f * p.b_abs[k - 1] * ax_pow[k - 1];
+        for k in 1..N + 1 {
+            d_denominator = d_denominator + cast::<F>(k as f64) * p.b_abs[k - 1] * ax_pow[k - 1];
             param_grads[M + k] =
                 param_grads[M + k] - grad_out * y_over_q * p.b_sign[k - 1] * ax_pow[k];
         }
