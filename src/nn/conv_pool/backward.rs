@@ -81,7 +81,11 @@ pub(super) fn backward<const K: usize, E: Float + Send + Sync>(
         return;
     }
     let w_cl = match dx {
-        Some(_) => channels_last_weights::<K, E>(d, w),
+        Some(_) => {
+            let mut w_cl = Vec::new();
+            to_channels_last::<LANES, E>(w, d.c_in, K * K, &mut w_cl);
+            w_cl
+        }
         None => Vec::new(),
     };
     let per_task = d.per_task();
@@ -238,13 +242,8 @@ impl<E: Float> TaskGradients<E> {
             let grad = &images.grad_out[img * pooled_img..(img + 1) * pooled_img];
             let argmax = &images.argmax[img * pooled_img..(img + 1) * pooled_img];
             if self.layout == WeightLayout::ChannelsLast {
-                self.x_image.clear();
-                self.x_image.resize(plane * chunks, [E::zero(); WIDE]);
-                for (c, values) in x_img[..d.in_img()].chunks_exact(plane).enumerate() {
-                    for (p, &v) in values.iter().enumerate() {
-                        self.x_image[p * chunks + c / WIDE][c % WIDE] = v;
-                    }
-                }
+                let x_img = &x_img[..d.in_img()];
+                to_channels_last::<WIDE, E>(x_img, d.c_in, plane, &mut self.x_image);
             }
             if dx.is_some() {
                 self.dx_image.clear();
@@ -493,20 +492,29 @@ fn weight_rows<const K: usize, E: Float>(
     }
 }
 
-/// The weight in the layout of the input gradient's vector loop: `(OUT, K, K, chunks)` with
-/// `chunks = ceil(IN / LANES)` arrays of `LANES` input channels, zero past `IN`.
-fn channels_last_weights<const K: usize, E: Float>(d: &ConvDims, w: &[E]) -> Vec<[E; LANES]> {
-    let chunks = d.c_in.div_ceil(LANES);
-    let mut out = vec![[E::zero(); LANES]; d.c_out * K * K * chunks];
-    for o in 0..d.c_out {
-        for c in 0..d.c_in {
-            for kk in 0..K * K {
-                let v = w[(o * d.c_in + c) * K * K + kk];
-                out[(o * K * K + kk) * chunks + c / LANES][c % LANES] = v;
-            }
+/// `(groups, channels, positions)` values (row-major) into `out` as `(groups, positions,
+/// chunks)` arrays of `L` channels, `chunks = ceil(channels / L)`, zero past `channels`: the
+/// channels-last layout of the weight (`L = LANES`, for the input gradient's loop) and of
+/// each image's input (`L = WIDE`, for the weight gradient's).
+fn to_channels_last<const L: usize, E: Float>(
+    values: &[E],
+    channels: usize,
+    positions: usize,
+    out: &mut Vec<[E; L]>,
+) {
+    out.clear();
+    if channels == 0 || positions == 0 {
+        return;
+    }
+    let chunks = channels.div_ceil(L);
+    let groups = values.len() / (channels * positions);
+    out.resize(groups * positions * chunks, [E::zero(); L]);
+    for (plane, values) in values.chunks_exact(positions).enumerate() {
+        let (group, c) = (plane / channels, plane % channels);
+        for (p, &v) in values.iter().enumerate() {
+            out[(group * positions + p) * chunks + c / L][c % L] = v;
         }
     }
-    out
 }
 
 /// `dx[c, at + ki * width + kj] += g * w[c, ki, kj]` over the hits, for one output channel,
