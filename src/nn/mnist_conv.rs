@@ -41,16 +41,38 @@ use super::conv_pool::{ConvPool2D, InputConvPool2D};
 use super::layer::Act;
 
 /// A batch of MNIST images: `(batch, 1, 28, 28)`.
-pub type MnistInput<E, D, T = dfdx::tensor::NoneTape> =
-    Tensor<(usize, Const<1>, Const<28>, Const<28>), E, D, T>;
+pub type MnistInput<E, D, T = dfdx::tensor::NoneTape> = ImageInput<1, E, D, T>;
+
+/// A batch of 28x28 images with `C` channels: `(batch, C, 28, 28)`.
+pub type ImageInput<const C: usize, E, D, T = dfdx::tensor::NoneTape> =
+    Tensor<(usize, Const<C>, Const<28>, Const<28>), E, D, T>;
 
 /// The paper's MNIST-Conv network with activation `A` (a dfdx builder type).
-pub type MnistConv<A> = (
-    (InputConvPool2D<1, 10, 5, 2>, Act<A>),
+pub type MnistConv<A> = MnistConvNet<A, 1, 10>;
+
+/// [`MnistConv`] with `IN` input channels and `CLASSES` outputs: three input channels for
+/// the transfer experiment (colour digits), an N-way head for meta-learning. The layers
+/// between are the same.
+///
+/// # Shapes
+/// `(batch, IN, 28, 28)` → `(batch, CLASSES)`.
+///
+/// ```
+/// use arelu::nn::mnist_conv::{ImageInput, MnistConvNet};
+/// use arelu::Relu;
+/// use dfdx::prelude::*;
+///
+/// let dev = Cpu::default();
+/// let model = dev.build_module::<MnistConvNet<Relu, 3, 5>, f32>();
+/// let x: ImageInput<3, f32, Cpu> = dev.zeros_like(&(2, Const, Const, Const));
+/// assert_eq!(model.forward(x).shape(), &(2, Const::<5>));
+/// ```
+pub type MnistConvNet<A, const IN: usize, const CLASSES: usize> = (
+    (InputConvPool2D<IN, 10, 5, 2>, Act<A>),
     (ConvPool2D<10, 20, 5, 2>, Act<A>),
     (ConvPool2D<20, 40, 3, 2>, Act<A>),
     Flatten1x1,
-    Linear<40, 10>,
+    Linear<40, CLASSES>,
 );
 
 /// Flattens `(batch, C, 1, 1)` feature maps into `(batch, C)`, as the network's last pooling

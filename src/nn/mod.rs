@@ -12,4 +12,4 @@ mod simd;
 mod test_support;
 
 pub use layer::{Act, ActivationLayer, LayerError};
-pub use mnist_conv::{MnistConv, MnistInput};
+pub use mnist_conv::{ImageInput, MnistConv, MnistConvNet, MnistInput};
