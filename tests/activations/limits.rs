@@ -220,7 +220,7 @@ fn pau_direct(p: &[f64], x: f64) -> Expected {
         * (1..5)
             .map(|k| k as f64 * b[k - 1].abs() * x.abs().powi(k as i32 - 1))
             .sum::<f64>();
-    let mut dparams: Vec<f64> = (0..6).map(|j| x.powi(j as i32) / q).collect();
+    let mut dparams: Vec<f64> = (0..6).map(|j: i32| x.powi(j) / q).collect();
     dparams.extend((1..5).map(|k| -b[k - 1].signum() * pp * x.abs().powi(k as i32) / (q * q)));
     Expected {
         value: pp / q,
@@ -253,7 +253,7 @@ fn pau_tail(p: &[f64], x: f64) -> Expected {
                 .sum::<f64>());
     let r = pt / qt;
     let dr = (dpt * qt - pt * dqt) / (qt * qt);
-    let mut dparams: Vec<f64> = (0..5).map(|j| t.powi(4 - j as i32) / qt).collect();
+    let mut dparams: Vec<f64> = (0..5).map(|j: i32| t.powi(4 - j) / qt).collect();
     dparams.push(x / qt);
     dparams.extend((1..5).map(|k| {
         let x_scaled = if k == 4 {
