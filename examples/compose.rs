@@ -5,6 +5,9 @@
 //! ```text
 //! cargo run --release --example compose
 //! ```
+//!
+//! It takes no options (`--help` says so). The saved model goes to a private temporary
+//! directory, created for this run and removed at its end.
 
 use arelu::experiment::batches::Images;
 use arelu::mnist::Mnist;
@@ -14,7 +17,14 @@ use dfdx::losses::cross_entropy_with_logits_loss;
 use dfdx::optim::{Adam, Sgd};
 use dfdx::prelude::*;
 
+/// A short tour of composing the paper's activations into dfdx models: a few training steps on
+/// the shipped MNIST subset, the learned ELSA parameters, and a save-and-reload round trip.
+#[derive(clap::Parser)]
+#[command(about)]
+struct Args {}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let Args {} = clap::Parser::parse();
     let dev = Cpu::seed_from_u64(0);
     let mnist = Mnist::load_shipped()?;
     let images = Images::new(&mnist.train);
@@ -106,17 +116,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 5. Save and reload with safetensors: same parameters, same outputs.
-    let path = std::env::temp_dir().join("arelu-compose-example.safetensors");
+    // A fresh directory only this process can write to: a fixed name in the shared temporary
+    // directory could be a link planted by another user, and writing would follow it.
+    let dir = tempfile::Builder::new()
+        .prefix("arelu-compose-")
+        .tempdir()?;
+    let path = dir.path().join("model.safetensors");
     arelu_net.save_safetensors(&path)?;
     let mut reloaded = dev.build_module::<MnistConv<Arelu>, f32>();
     reloaded
         .load_safetensors(&path)
         .map_err(|e| format!("loading {}: {e:?}", path.display()))?;
-    std::fs::remove_file(&path).ok();
     let (x, _) = images.batch(&dev, &[0, 1, 2]);
     let same = reloaded.forward(x.clone()).as_vec() == arelu_net.forward(x).as_vec();
     println!("reloaded from {}: same outputs: {same}", path.display());
-    assert!(same);
+    dir.close()?;
+    if !same {
+        return Err("the reloaded model gives different outputs".into());
+    }
 
     // `Act<A>` builds a layer for any activation type in generic code.
     let _generic = dev.build_module::<Act<Elsa<Pau>>, f64>();

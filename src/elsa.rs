@@ -16,7 +16,7 @@
 
 use crate::activation::Float;
 
-use crate::activation::{cast, check_param_count, sigmoid, Activation};
+use crate::activation::{cast, check_param_count, sigmoid, Activation, EVAL_NOISE};
 use crate::error::ActivationError;
 
 /// The clamp bounds of `C(α)`.
@@ -97,7 +97,32 @@ impl<F: Float> ElsaTerm<F> {
     }
 }
 
+/// `A(x) + L(x)` at an infinite `x`: the sum itself, or, where the base and the term head to
+/// opposite infinities (APL at `−∞`: `+∞ − ∞`), `x` times the sum's slope there, the limit of a
+/// sum of two asymptotically linear terms. (Should the slopes cancel exactly, the finite limit
+/// is not worked out and the value stays NaN.)
+fn limit_at_infinity<A: Activation, F: Float>(
+    activation: &A,
+    base: &A::Prepared<F>,
+    term: &ElsaTerm<F>,
+    x: F,
+) -> F {
+    let noise = cast::<F>(EVAL_NOISE);
+    let sum = activation.value(base, x, noise) + term.value(x);
+    if !sum.is_nan() {
+        return sum;
+    }
+    let mut base_grads = vec![F::zero(); activation.num_params()];
+    let (mut d_alpha, mut d_beta) = (F::zero(), F::zero());
+    let slope = activation.backward(base, x, noise, F::one(), &mut base_grads)
+        + term.backward(x, F::one(), &mut d_alpha, &mut d_beta);
+    x * slope
+}
+
 /// Any activation `A` plus the ELSA term: `Elsa<A>(x) = A(x) + L(x)`.
+///
+/// At `x = ±∞` the value is the formula's limit, also where `A` and `L` head to opposite
+/// infinities (`Elsa<Apl>` at `−∞`, whose slope there is `C(α) − a > 0`, tends to `−∞`).
 ///
 /// Parameters: `A`'s, then `alpha` and `beta`. (Should a base name a parameter `alpha` or
 /// `beta` itself, the base's are renamed `base_alpha`/`base_beta` so that names stay unique.)
@@ -147,7 +172,8 @@ impl<A: Activation> Default for Elsa<A> {
 }
 
 impl<A: Activation> Activation for Elsa<A> {
-    type Prepared<F: Float> = (A::Prepared<F>, ElsaTerm<F>);
+    /// The base's constants, the term's, and the limits of the sum at `+∞` and `−∞`.
+    type Prepared<F: Float> = (A::Prepared<F>, ElsaTerm<F>, [F; 2]);
     const STOCHASTIC: bool = A::STOCHASTIC;
 
     fn name(&self) -> String {
@@ -190,19 +216,27 @@ impl<A: Activation> Activation for Elsa<A> {
     #[inline(always)]
     fn prepare<F: Float>(&self, params: &[F]) -> Self::Prepared<F> {
         let n = params.len() - 2;
-        (
-            self.base.prepare(&params[..n]),
-            ElsaTerm::new(params[n], params[n + 1]),
-        )
+        let base = self.base.prepare(&params[..n]);
+        let term = ElsaTerm::new(params[n], params[n + 1]);
+        let limits = [F::infinity(), F::neg_infinity()]
+            .map(|x| limit_at_infinity(&self.base, &base, &term, x));
+        (base, term, limits)
     }
     #[inline(always)]
-    fn value<F: Float>(&self, (base, term): &Self::Prepared<F>, x: F, noise: F) -> F {
-        self.base.value(base, x, noise) + term.value(x)
+    fn value<F: Float>(&self, (base, term, limits): &Self::Prepared<F>, x: F, noise: F) -> F {
+        let sum = self.base.value(base, x, noise) + term.value(x);
+        // selects, so that the loop over the elements stays vector code
+        let limit = if x > F::zero() { limits[0] } else { limits[1] };
+        if sum.is_nan() & x.is_infinite() {
+            limit
+        } else {
+            sum
+        }
     }
     #[inline(always)]
     fn backward<F: Float>(
         &self,
-        (base, term): &Self::Prepared<F>,
+        (base, term, _): &Self::Prepared<F>,
         x: F,
         noise: F,
         grad_out: F,

@@ -21,10 +21,19 @@
 //! (no mean/std normalisation).
 //!
 //! Malformed input never panics: every problem is reported as a typed
-//! [`MnistError`] naming the file. Header dimensions are multiplied with checked
-//! arithmetic and compared to the actual data length before anything is
-//! allocated from them, and gzip data is decompressed to at most
-//! [`MAX_DECOMPRESSED_BYTES`].
+//! [`MnistError`] naming the file. Input is bounded before it is read:
+//!
+//! * only regular files are read: a named pipe, a device (`/dev/zero`) or a
+//!   directory, also behind a symbolic link, is refused without a read;
+//! * the IDX header is read and checked first; its dimensions are multiplied
+//!   with checked arithmetic, and a declared size above
+//!   [`MAX_DECOMPRESSED_BYTES`] is refused;
+//! * a plain file's length must equal the header plus the declared size (a
+//!   sparse or oversized file is refused before its data is read), and at most
+//!   the declared size is ever kept in memory, gzipped or not;
+//! * gzip data is decompressed to the end (its checksum is verified) but never
+//!   beyond [`MAX_DECOMPRESSED_BYTES`];
+//! * a split with no images is refused.
 //!
 //! ```
 //! use arelu::mnist::Mnist;
@@ -55,7 +64,8 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Largest decompressed size accepted from a gzipped IDX file (256 MiB).
+/// Largest IDX data size accepted, and largest decompressed size read from a
+/// gzipped IDX file (256 MiB).
 ///
 /// The full MNIST training images are about 47 MB once decompressed.
 pub const MAX_DECOMPRESSED_BYTES: u64 = 256 * 1024 * 1024;
@@ -95,6 +105,34 @@ pub enum MnistError {
         dir: PathBuf,
         /// The standard file name, without `.gz`.
         name: String,
+    },
+    /// The path is not a regular file (a named pipe, a device such as
+    /// `/dev/zero`, a directory, ...), also when reached through a symbolic
+    /// link. Nothing is read from it.
+    #[error("{}: {kind}, not a regular file", .path.display())]
+    NotRegularFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead, in words ("a named pipe (FIFO)").
+        kind: &'static str,
+    },
+    /// The IDX header declares more data than [`MAX_DECOMPRESSED_BYTES`].
+    #[error("{}: IDX header {dims:?} declares {bytes} data bytes, more than the {limit} accepted", .path.display())]
+    DeclaredTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The header dimensions.
+        dims: Vec<u32>,
+        /// Data bytes the header declares.
+        bytes: u64,
+        /// The cap, in bytes.
+        limit: u64,
+    },
+    /// A split (train or test) holds no images.
+    #[error("{}: holds no images; a split needs at least one", .path.display())]
+    EmptySplit {
+        /// The images file.
+        path: PathBuf,
     },
     /// The file starts with the gzip magic but does not decompress.
     #[error("{}: corrupt gzip data: {source}", .path.display())]
@@ -214,19 +252,352 @@ pub enum MnistError {
     },
 }
 
-/// Reads a whole file, gunzipping it when it starts with the gzip magic.
+/// Reads an IDX file of unsigned bytes, gunzipping it when it starts with the
+/// gzip magic, and returns its bytes (header and data).
 ///
-/// Decompressed size is capped at [`MAX_DECOMPRESSED_BYTES`].
+/// The input is bounded before anything large is read or allocated: the file
+/// must be a regular file (a FIFO, a device such as `/dev/zero` or a directory
+/// is refused without reading from it, also behind a symbolic link); the IDX
+/// header is read and checked first; a plain file's length must match the
+/// header's declared size exactly; and no more than the declared size, itself
+/// at most [`MAX_DECOMPRESSED_BYTES`], is ever kept in memory. Gzip data is
+/// decompressed to the end (so that its checksum is verified), counting but not
+/// keeping anything beyond the declared size.
+///
+/// # Errors
+/// [`MnistError::Io`] when the file cannot be opened or read,
+/// [`MnistError::NotRegularFile`], [`MnistError::CorruptGzip`], the header
+/// errors ([`MnistError::BadMagic`], [`MnistError::BadElementType`],
+/// [`MnistError::TruncatedHeader`], [`MnistError::SizeOverflow`],
+/// [`MnistError::DeclaredTooLarge`]), and [`MnistError::TruncatedData`],
+/// [`MnistError::TrailingBytes`] or [`MnistError::DecompressedTooLarge`] when
+/// the data does not match the header.
+///
+/// ```
+/// use std::path::Path;
+/// use arelu::mnist::{parse_idx_labels, read_idx_file};
+///
+/// let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+///     .join("data/mnist-subset/t10k-labels-idx1-ubyte.gz");
+/// let bytes = read_idx_file(&path)?;
+/// assert_eq!(bytes.len(), 8 + 1_000);
+/// assert_eq!(parse_idx_labels(&bytes, &path)?[0], 7);
+/// # Ok::<(), arelu::mnist::MnistError>(())
+/// ```
 pub fn read_idx_file(path: impl AsRef<Path>) -> Result<Vec<u8>, MnistError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| MnistError::Io {
+    let idx = read_idx(path, None)?;
+    let mut bytes = idx.header;
+    bytes.extend_from_slice(&idx.data);
+    Ok(bytes)
+}
+
+/// [`read_idx_file`] for any byte stream (standard input, a network stream):
+/// gunzipped when it starts with the gzip magic, its IDX header checked
+/// before any data is read, at most the declared size kept and never more than
+/// [`MAX_DECOMPRESSED_BYTES`] decompressed. `file` only names the source in
+/// errors.
+///
+/// # Errors
+/// As [`read_idx_file`]; a failed read of a plain stream is [`MnistError::Io`].
+///
+/// ```
+/// use std::path::Path;
+/// use arelu::mnist::{read_idx_reader, MnistError};
+///
+/// let labels = [0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 1];
+/// let bytes = read_idx_reader(&labels[..], Path::new("labels"))?;
+/// assert_eq!(bytes, labels);
+/// // A header declaring 1,000 labels over 3 bytes of data.
+/// let short = [0, 0, 8, 1, 0, 0, 3, 232, 7, 2, 1];
+/// let err = read_idx_reader(&short[..], Path::new("labels")).unwrap_err();
+/// assert!(matches!(err, MnistError::TruncatedData { expected: 1_000, found: 3, .. }));
+/// # Ok::<(), MnistError>(())
+/// ```
+pub fn read_idx_reader(mut reader: impl Read, file: &Path) -> Result<Vec<u8>, MnistError> {
+    let mut sniff = [0u8; 2];
+    let sniffed = read_full(&mut reader, &mut sniff).map_err(|e| Source::Plain.error(file, e))?;
+    let prefix = std::io::Cursor::new(sniff).take(sniffed as u64);
+    let idx = if is_gzip(&sniff[..sniffed]) {
+        let decoder = flate2::read::MultiGzDecoder::new(prefix.chain(reader));
+        read_idx_stream(decoder, Source::Gzip, None, file, None)?
+    } else {
+        read_idx_stream(prefix.chain(reader), Source::Plain, None, file, None)?
+    };
+    let mut bytes = idx.header;
+    bytes.extend_from_slice(&idx.data);
+    Ok(bytes)
+}
+
+/// An IDX file read by [`read_idx`]: its header bytes, dimensions and data.
+struct IdxRead {
+    header: Vec<u8>,
+    dims: Vec<u32>,
+    data: Vec<u8>,
+}
+
+/// What [`MnistError`] a failed read becomes: plain file reads are
+/// [`MnistError::Io`], reads through the gzip decoder [`MnistError::CorruptGzip`].
+#[derive(Clone, Copy)]
+enum Source {
+    Plain,
+    Gzip,
+}
+
+impl Source {
+    fn error(self, path: &Path, source: std::io::Error) -> MnistError {
+        let path = path.to_path_buf();
+        match self {
+            Self::Plain => MnistError::Io { path, source },
+            Self::Gzip => MnistError::CorruptGzip { path, source },
+        }
+    }
+}
+
+/// Opens `path` for reading and checks that it is a regular file.
+///
+/// On Unix the file is opened with `O_NONBLOCK`, so that opening a FIFO
+/// returns at once instead of waiting for a writer; the check is made on the
+/// opened file, so the file cannot be swapped between the check and the read.
+/// (`O_NONBLOCK` has no effect on reads from a regular file.)
+fn open_regular(path: &Path) -> Result<(std::fs::File, u64), MnistError> {
+    let io_error = |source| MnistError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    if is_gzip(&bytes) {
-        gunzip_capped(&bytes, path, MAX_DECOMPRESSED_BYTES)
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
+    let kind = metadata.file_type();
+    if !kind.is_file() {
+        return Err(MnistError::NotRegularFile {
+            path: path.to_path_buf(),
+            kind: file_kind(kind),
+        });
+    }
+    Ok((file, metadata.len()))
+}
+
+/// Words for a file type that is not a regular file.
+fn file_kind(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
     } else {
-        Ok(bytes)
+        "not a regular file"
+    }
+}
+
+/// Reads as many bytes as `buf` holds, fewer only at the end of the input.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Reads the IDX file at `path` (plain or gzipped), checking its header first
+/// and keeping at most the declared data; see [`read_idx_file`]. With
+/// `ndims`, the number of dimensions must be that.
+fn read_idx(path: &Path, ndims: Option<u8>) -> Result<IdxRead, MnistError> {
+    let (mut file, file_len) = open_regular(path)?;
+    let mut sniff = [0u8; 2];
+    let sniffed = read_full(&mut file, &mut sniff).map_err(|e| Source::Plain.error(path, e))?;
+    let prefix = std::io::Cursor::new(sniff).take(sniffed as u64);
+    if is_gzip(&sniff[..sniffed]) {
+        let decoder = flate2::read::MultiGzDecoder::new(prefix.chain(file));
+        read_idx_stream(decoder, Source::Gzip, None, path, ndims)
+    } else {
+        let reader = std::io::BufReader::new(prefix.chain(file));
+        read_idx_stream(reader, Source::Plain, Some(file_len), path, ndims)
+    }
+}
+
+/// [`read_idx`] on an open stream; `len` is the stream's length when known
+/// (a plain file), which lets a size mismatch be reported before any data is
+/// read.
+fn read_idx_stream(
+    mut reader: impl Read,
+    source: Source,
+    len: Option<u64>,
+    path: &Path,
+    ndims: Option<u8>,
+) -> Result<IdxRead, MnistError> {
+    let read_error = |e| source.error(path, e);
+    let mut header = vec![0u8; 4];
+    let got = read_full(&mut reader, &mut header).map_err(read_error)?;
+    header.truncate(got);
+    check_magic(&header, path, ndims)?;
+    let header_len = 4 + 4 * usize::from(header[3]);
+    header.resize(header_len, 0);
+    let got = 4 + read_full(&mut reader, &mut header[4..]).map_err(read_error)?;
+    if got < header_len {
+        return Err(MnistError::TruncatedHeader {
+            path: path.to_path_buf(),
+            len: got,
+            needed: header_len,
+        });
+    }
+    let (dims, expected) = declared_size(&header, path)?;
+    let limit = MAX_DECOMPRESSED_BYTES;
+    if expected as u64 > limit {
+        return Err(MnistError::DeclaredTooLarge {
+            path: path.to_path_buf(),
+            dims,
+            bytes: expected as u64,
+            limit,
+        });
+    }
+    let mut data = Vec::new();
+    if let Some(len) = len {
+        // A plain file: its length is known, so a mismatch is reported
+        // without reading the data, and the data is read into one allocation.
+        let found = len.saturating_sub(header_len as u64);
+        check_data_len(path, &dims, expected, found)?;
+        data.reserve_exact(expected);
+    }
+    (&mut reader)
+        .take(expected as u64)
+        .read_to_end(&mut data)
+        .map_err(read_error)?;
+    if data.len() < expected {
+        return Err(MnistError::TruncatedData {
+            path: path.to_path_buf(),
+            dims,
+            expected,
+            found: data.len(),
+        });
+    }
+    // Read on to the end, keeping nothing: a gzip stream's checksum is only
+    // verified there, and bytes beyond the declared data are an error.
+    let budget = limit - expected as u64;
+    let extra = std::io::copy(
+        &mut (&mut reader).take(budget.saturating_add(1)),
+        &mut std::io::sink(),
+    )
+    .map_err(read_error)?;
+    if extra > budget {
+        return Err(MnistError::DecompressedTooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    if extra > 0 {
+        return Err(MnistError::TrailingBytes {
+            path: path.to_path_buf(),
+            dims,
+            expected,
+            extra: usize::try_from(extra).unwrap_or(usize::MAX),
+        });
+    }
+    Ok(IdxRead { header, dims, data })
+}
+
+/// Checks the first four bytes of an IDX file of unsigned bytes: two zero
+/// bytes, element type `0x08`, and `ndims` dimensions when given. `magic` may
+/// be shorter than four bytes (a truncated file).
+fn check_magic(magic: &[u8], file: &Path, ndims: Option<u8>) -> Result<(), MnistError> {
+    let path = || file.to_path_buf();
+    if magic.len() >= 2 && magic[..2] != [0, 0] {
+        let mut padded = [0; 4];
+        padded[..magic.len().min(4)].copy_from_slice(&magic[..magic.len().min(4)]);
+        return Err(MnistError::BadMagic {
+            path: path(),
+            magic: padded,
+        });
+    }
+    if magic.len() < 4 {
+        return Err(MnistError::TruncatedHeader {
+            path: path(),
+            len: magic.len(),
+            needed: 4,
+        });
+    }
+    if magic[2] != IDX_UBYTE {
+        return Err(MnistError::BadElementType {
+            path: path(),
+            found: magic[2],
+        });
+    }
+    match ndims {
+        Some(expected) if magic[3] != expected => Err(MnistError::WrongDimensions {
+            path: path(),
+            expected,
+            found: magic[3],
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The dimensions of a complete, already checked IDX header and the number of
+/// data bytes they describe.
+fn declared_size(header: &[u8], file: &Path) -> Result<(Vec<u32>, usize), MnistError> {
+    let dims: Vec<u32> = header[4..]
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(usize::try_from(d).ok()?));
+    match expected {
+        Some(expected) => Ok((dims, expected)),
+        None => Err(MnistError::SizeOverflow {
+            path: file.to_path_buf(),
+            dims,
+        }),
+    }
+}
+
+/// Compares the number of data bytes present with the number declared.
+fn check_data_len(
+    file: &Path,
+    dims: &[u32],
+    expected: usize,
+    found: u64,
+) -> Result<(), MnistError> {
+    let path = || file.to_path_buf();
+    match found.cmp(&(expected as u64)) {
+        std::cmp::Ordering::Less => Err(MnistError::TruncatedData {
+            path: path(),
+            dims: dims.to_vec(),
+            expected,
+            // less than `expected`, a usize
+            found: found as usize,
+        }),
+        std::cmp::Ordering::Greater => Err(MnistError::TrailingBytes {
+            path: path(),
+            dims: dims.to_vec(),
+            expected,
+            extra: usize::try_from(found - expected as u64).unwrap_or(usize::MAX),
+        }),
+        std::cmp::Ordering::Equal => Ok(()),
     }
 }
 
@@ -283,77 +654,18 @@ fn parse_idx<'a>(
     file: &Path,
     ndims: u8,
 ) -> Result<(Vec<u32>, &'a [u8]), MnistError> {
-    let path = || file.to_path_buf();
-    if bytes.len() < 4 {
-        if bytes.len() >= 2 && bytes[..2] != [0, 0] {
-            let mut magic = [0; 4];
-            magic[..bytes.len()].copy_from_slice(bytes);
-            return Err(MnistError::BadMagic {
-                path: path(),
-                magic,
-            });
-        }
-        return Err(MnistError::TruncatedHeader {
-            path: path(),
-            len: bytes.len(),
-            needed: 4,
-        });
-    }
-    let magic = [bytes[0], bytes[1], bytes[2], bytes[3]];
-    if magic[..2] != [0, 0] {
-        return Err(MnistError::BadMagic {
-            path: path(),
-            magic,
-        });
-    }
-    if magic[2] != IDX_UBYTE {
-        return Err(MnistError::BadElementType {
-            path: path(),
-            found: magic[2],
-        });
-    }
-    if magic[3] != ndims {
-        return Err(MnistError::WrongDimensions {
-            path: path(),
-            expected: ndims,
-            found: magic[3],
-        });
-    }
+    check_magic(&bytes[..bytes.len().min(4)], file, Some(ndims))?;
     let header_len = 4 + 4 * usize::from(ndims);
     if bytes.len() < header_len {
         return Err(MnistError::TruncatedHeader {
-            path: path(),
+            path: file.to_path_buf(),
             len: bytes.len(),
             needed: header_len,
         });
     }
-    let dims: Vec<u32> = bytes[4..header_len]
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    let expected = dims
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(usize::try_from(d).ok()?));
-    let Some(expected) = expected else {
-        return Err(MnistError::SizeOverflow { path: path(), dims });
-    };
+    let (dims, expected) = declared_size(&bytes[..header_len], file)?;
     let data = &bytes[header_len..];
-    if data.len() < expected {
-        return Err(MnistError::TruncatedData {
-            path: path(),
-            dims,
-            expected,
-            found: data.len(),
-        });
-    }
-    if data.len() > expected {
-        return Err(MnistError::TrailingBytes {
-            path: path(),
-            dims,
-            expected,
-            extra: data.len() - expected,
-        });
-    }
+    check_data_len(file, &dims, expected, data.len() as u64)?;
     Ok((dims, data))
 }
 
@@ -386,15 +698,20 @@ impl fmt::Debug for IdxImages {
 /// source in errors.
 pub fn parse_idx_images(bytes: &[u8], file: &Path) -> Result<IdxImages, MnistError> {
     let (dims, data) = parse_idx(bytes, file, 3)?;
-    // u32 always fits in usize on the platforms this crate supports
-    // (`parse_idx` already converted every dimension with `try_from`).
+    Ok(images_from(&dims, data.to_vec()))
+}
+
+/// Images from checked IDX3 dimensions and data.
+fn images_from(dims: &[u32], pixels: Vec<u8>) -> IdxImages {
+    // u32 always fits in usize on the platforms this crate supports (the
+    // header check already converted every dimension with `try_from`).
     let [count, rows, cols] = [dims[0], dims[1], dims[2]].map(|d| d as usize);
-    Ok(IdxImages {
+    IdxImages {
         count,
         rows,
         cols,
-        pixels: data.to_vec(),
-    })
+        pixels,
+    }
 }
 
 /// Parses an (already decompressed) IDX1 labels file: element type `0x08`,
@@ -402,14 +719,20 @@ pub fn parse_idx_images(bytes: &[u8], file: &Path) -> Result<IdxImages, MnistErr
 /// errors.
 pub fn parse_idx_labels(bytes: &[u8], file: &Path) -> Result<Vec<u8>, MnistError> {
     let (_, data) = parse_idx(bytes, file, 1)?;
-    if let Some((index, &value)) = data.iter().enumerate().find(|(_, &l)| l > 9) {
-        return Err(MnistError::BadLabel {
+    check_labels(data, file)?;
+    Ok(data.to_vec())
+}
+
+/// Checks that every label is a digit `0..=9`.
+fn check_labels(labels: &[u8], file: &Path) -> Result<(), MnistError> {
+    match labels.iter().enumerate().find(|(_, &l)| l > 9) {
+        Some((index, &value)) => Err(MnistError::BadLabel {
             path: file.to_path_buf(),
             index,
             value,
-        });
+        }),
+        None => Ok(()),
     }
-    Ok(data.to_vec())
 }
 
 /// One split (train or test) of MNIST-like data: `len()` images of
@@ -438,21 +761,31 @@ impl fmt::Debug for MnistSplit {
 
 impl MnistSplit {
     /// Loads an images file and a labels file (each gzipped or not) and checks
-    /// that they hold the same number of items. Any image size is accepted.
+    /// that they hold the same number of items, at least one. Any image size is
+    /// accepted. Each file is read as [`read_idx_file`] reads it: header first,
+    /// regular files only, at most the declared size.
+    ///
+    /// # Errors
+    /// Those of [`read_idx_file`], [`MnistError::WrongDimensions`],
+    /// [`MnistError::BadLabel`], [`MnistError::CountMismatch`] and
+    /// [`MnistError::EmptySplit`].
     pub fn load(
         images_path: impl AsRef<Path>,
         labels_path: impl AsRef<Path>,
     ) -> Result<Self, MnistError> {
         let (images_path, labels_path) = (images_path.as_ref(), labels_path.as_ref());
-        let images = read_idx_file(images_path)?;
-        let images = parse_idx_images(&images, images_path)?;
-        let labels = read_idx_file(labels_path)?;
-        let labels = parse_idx_labels(&labels, labels_path)?;
+        let images = read_idx(images_path, Some(3))?;
+        let images = images_from(&images.dims, images.data);
+        let labels = read_idx(labels_path, Some(1))?.data;
+        check_labels(&labels, labels_path)?;
         Self::from_parts(images, images_path, labels, labels_path)
     }
 
     /// Like [`MnistSplit::load`] but from the files' bytes (each gzipped or
     /// not). The paths only name the sources in errors.
+    ///
+    /// # Errors
+    /// As [`MnistSplit::load`], less the file-system ones.
     pub fn from_idx_bytes(
         images: &[u8],
         images_file: &Path,
@@ -476,6 +809,11 @@ impl MnistSplit {
                 images: images.count,
                 labels_path: labels_path.to_path_buf(),
                 labels: labels.len(),
+            });
+        }
+        if images.count == 0 {
+            return Err(MnistError::EmptySplit {
+                path: images_path.to_path_buf(),
             });
         }
         Ok(Self {
@@ -862,13 +1200,14 @@ mod tests {
 
     #[test]
     fn gzip_bomb_default_limit() {
-        // 256 MiB + 1 zeros compress to about 256 KB.
+        // A valid header declaring one label, then 256 MiB of zeros (about 256 KB gzipped):
+        // decompressed up to the cap without being kept, then refused.
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&idx(IDX_UBYTE, &[1], &[7])).unwrap();
         let chunk = vec![0u8; 1 << 20];
         for _ in 0..256 {
             enc.write_all(&chunk).unwrap();
         }
-        enc.write_all(&[0]).unwrap();
         let bytes = enc.finish().unwrap();
         let dir = TempDir::new("bomb");
         let err = read_idx_file(dir.write("bomb.gz", &bytes)).unwrap_err();
@@ -877,6 +1216,27 @@ mod tests {
                 err,
                 MnistError::DecompressedTooLarge {
                     limit: MAX_DECOMPRESSED_BYTES,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // Zeros alone are refused at their header, before the rest is decompressed.
+        let err = read_idx_file(dir.write("zeros.gz", &gzip(&chunk))).unwrap_err();
+        assert!(
+            matches!(err, MnistError::BadElementType { found: 0, .. }),
+            "{err:?}"
+        );
+        // Trailing bytes after the declared data are counted, not kept.
+        let mut labels = labels_bytes(3);
+        labels.extend_from_slice(&[5; 1000]);
+        let err = read_idx_file(dir.write("tail.gz", &gzip(&labels))).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                MnistError::TrailingBytes {
+                    expected: 3,
+                    extra: 1000,
                     ..
                 }
             ),

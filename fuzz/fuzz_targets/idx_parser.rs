@@ -1,12 +1,14 @@
-//! Feeds arbitrary bytes to the MNIST IDX parsers, directly and through the
-//! gzip path. Every input must give `Ok` or a typed `MnistError`, never a
-//! panic, and an `Ok` must be self-consistent.
+//! Feeds arbitrary bytes to the MNIST IDX parsers, directly, through the gzip
+//! path and through the bounded streaming reader. Every input must give `Ok` or
+//! a typed `MnistError`, never a panic; an `Ok` must be self-consistent, and the
+//! streaming reader must accept exactly what the in-memory path accepts.
 #![no_main]
 
 use std::path::Path;
 
 use arelu::mnist::{
-    gunzip_if_needed_with_limit, parse_idx_images, parse_idx_labels, MnistError, MnistSplit,
+    gunzip_if_needed_with_limit, parse_idx_images, parse_idx_labels, read_idx_reader, MnistError,
+    MnistSplit, MAX_DECOMPRESSED_BYTES,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -44,6 +46,28 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(MnistError::CorruptGzip { .. } | MnistError::DecompressedTooLarge { .. }) => {}
         Err(other) => panic!("unexpected error from the gzip path: {other:?}"),
+    }
+
+    // The streaming reader: header first, at most the declared size kept.
+    let streamed = read_idx_reader(data, file);
+    if let Ok(bytes) = &streamed {
+        assert!(bytes.len() >= 4 && bytes[..3] == [0, 0, 8]);
+        let header_len = 4 + 4 * usize::from(bytes[3]);
+        let declared = bytes[4..header_len]
+            .chunks_exact(4)
+            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+            .product::<usize>();
+        assert_eq!(bytes.len(), header_len + declared);
+    }
+    // Whatever it accepts is the gunzipped input itself, and every input the in-memory
+    // parsers accept, it accepts too.
+    if let Ok(plain) = gunzip_if_needed_with_limit(data, file, MAX_DECOMPRESSED_BYTES) {
+        if let Ok(bytes) = &streamed {
+            assert_eq!(&bytes[..], &plain[..]);
+        }
+        if parse_idx_images(&plain, file).is_ok() || parse_idx_labels(&plain, file).is_ok() {
+            assert!(streamed.is_ok(), "{streamed:?}");
+        }
     }
 
     // A whole split: images and labels taken from the two halves of the input.

@@ -45,8 +45,10 @@ impl Activation for Mixture {
     }
     #[inline(always)]
     fn backward<F: Float>(&self, &p: &F, x: F, _noise: F, grad_out: F, param_grads: &mut [F]) -> F {
-        let relu_x = relu(x);
-        param_grads[0] = param_grads[0] + grad_out * (x - relu_x);
+        // ∂/∂p = x − max(0, x) = min(x, 0), written so that x = +∞ gives 0, not ∞ − ∞
+        // (NaN stays NaN)
+        let negative_part = if x > F::zero() { F::zero() } else { x };
+        param_grads[0] = param_grads[0] + grad_out * negative_part;
         if x > F::zero() {
             grad_out
         } else {

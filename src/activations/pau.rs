@@ -15,7 +15,10 @@ const N: usize = 4;
 /// `a0..a5`, `b1..b4`. Runs on the CPU (the reference runs PAU on CUDA only).
 ///
 /// At `x = 0` and `bₖ = 0` the derivative of `|·|` is taken as 0, as PyTorch's `abs` does.
-/// At `x = ±∞`, the value is the limit of `P/Q` (`0·∞` would otherwise give NaN).
+/// At `x = ±∞`, the value is the limit of `P/Q` (`0·∞` would otherwise give NaN). Beyond
+/// `|x| = 2²⁰` the value and gradients are worked out in `1/x`, where nothing overflows, so
+/// they stay finite wherever the formula's are (`PAU(x) ≈ (a₅/|b₄|)·x` for large `|x|`) and
+/// reach the formula's limits at `±∞`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pau {
     /// Numerator coefficients `a0..a5`.
@@ -51,6 +54,10 @@ pub struct PauPrepared<F> {
     a: [F; M + 1],
     b_abs: [F; N],
     b_sign: [F; N],
+    /// The coefficients of `P̃(z) = x⁻⁵·P(x)` and `Q̃(|z|) = |x|⁻⁴·Q(x)` in `z = 1/x`, which
+    /// [`Pau::terms`] uses in the tail; index 0 is the coefficient of `z⁰`.
+    tail_p: [F; M + 1],
+    tail_q: [F; N + 1],
     /// The limits at `+∞` and `−∞`, worked out once per pass so that the per-element value
     /// is a select, not a branch into [`Pau::limit`].
     limits: [F; 2],
@@ -97,32 +104,86 @@ impl Pau {
         }
     }
 
-    /// `(P, Q, powers of x, powers of |x|)`.
+    /// Where the evaluation switches to `z = 1/x` (2²⁰): below it `x⁵` and `Q(x)²` stay well
+    /// inside `f32`'s range, so every result there is the plain formula's, bit for bit.
+    const TAIL: f64 = 1_048_576.0;
+
+    /// `(z, tail, P̃(z), Q̃(|z|), powers of z, powers of |z|)`, the scaled polynomials.
+    ///
+    /// For `|x| ≤ TAIL`, `z = x`, `P̃ = P` and `Q̃ = Q`. Beyond, where `x⁵` overflows `f32` at
+    /// 5·10⁷ and `0·∞` or `∞/∞` would follow, `z = 1/x`:
+    /// `P(x) = x⁵·P̃(z)` with `P̃(z) = Σⱼ a₅₋ⱼ·zʲ`, and `Q(x) = |x|⁴·Q̃(|z|)` with
+    /// `Q̃(s) = |b₄| + |b₃|·s + |b₂|·s² + |b₁|·s³ + s⁴`, so that `PAU(x) = x·P̃/Q̃`: every term
+    /// stays finite, up to `x = ±∞` (`z = ±0`). Both cases run the same arithmetic on
+    /// coefficients chosen by a select, so the per-element loop stays vector code.
     ///
     /// The per-element code (this and the backward pass) loops over exclusive ranges: the
     /// compiler unrolls those, and the loop over the elements then becomes vector code
     /// (inclusive ranges, `1..=N`, stayed loops and kept it scalar).
     #[inline(always)]
-    fn terms<F: Float>(p: &PauPrepared<F>, x: F) -> (F, F, [F; M + 1], [F; N + 1]) {
-        let mut x_pow = [F::one(); M + 1];
+    fn terms<F: Float>(p: &PauPrepared<F>, x: F) -> Terms<F> {
+        let tail = x.abs() > cast(Self::TAIL);
+        let z = if tail { x.recip() } else { x };
+        // per-element selects between the two coefficient sets (not an index, which would be
+        // a gather)
+        let p_coefficients: [F; M + 1] =
+            core::array::from_fn(|j| if tail { p.tail_p[j] } else { p.a[j] });
+        let q_coefficients: [F; N + 1] = core::array::from_fn(|k| {
+            let plain = if k == 0 { F::one() } else { p.b_abs[k - 1] };
+            if tail {
+                p.tail_q[k]
+            } else {
+                plain
+            }
+        });
+        let mut z_pow = [F::one(); M + 1];
         for j in 1..M + 1 {
-            x_pow[j] = x_pow[j - 1] * x;
+            z_pow[j] = z_pow[j - 1] * z;
         }
-        let ax = x.abs();
-        let mut ax_pow = [F::one(); N + 1];
+        let az = z.abs();
+        let mut az_pow = [F::one(); N + 1];
         for k in 1..N + 1 {
-            ax_pow[k] = ax_pow[k - 1] * ax;
+            az_pow[k] = az_pow[k - 1] * az;
         }
         let mut numerator = F::zero();
-        for (&a, &power) in p.a.iter().zip(&x_pow) {
+        for (&a, &power) in p_coefficients.iter().zip(&z_pow) {
             numerator = numerator + a * power;
         }
-        let mut denominator = F::one();
-        for (&b, &power) in p.b_abs.iter().zip(&ax_pow[1..]) {
+        let mut denominator = q_coefficients[0];
+        for (&b, &power) in q_coefficients[1..].iter().zip(&az_pow[1..]) {
             denominator = denominator + b * power;
         }
-        (numerator, denominator, x_pow, ax_pow)
+        Terms {
+            z,
+            tail,
+            numerator,
+            denominator,
+            p_coefficients,
+            q_coefficients,
+            z_pow,
+            az_pow,
+        }
     }
+}
+
+/// What [`Pau::terms`] works out for one element.
+struct Terms<F> {
+    /// `x`, or `1/x` in the tail.
+    z: F,
+    /// Whether `|x|` is beyond [`Pau::TAIL`].
+    tail: bool,
+    /// `P̃(z)`.
+    numerator: F,
+    /// `Q̃(|z|)`.
+    denominator: F,
+    /// The coefficients of `P̃`, by power of `z`.
+    p_coefficients: [F; M + 1],
+    /// The coefficients of `Q̃`, by power of `|z|`.
+    q_coefficients: [F; N + 1],
+    /// `z⁰..z⁵`.
+    z_pow: [F; M + 1],
+    /// `|z|⁰..|z|⁴`.
+    az_pow: [F; N + 1],
 }
 
 impl Activation for Pau {
@@ -155,10 +216,16 @@ impl Activation for Pau {
     }
     #[inline(always)]
     fn prepare<F: Float>(&self, params: &[F]) -> PauPrepared<F> {
+        let a: [F; M + 1] = core::array::from_fn(|j| params[j]);
+        let b_abs: [F; N] = core::array::from_fn(|k| params[M + 1 + k].abs());
+        // Q's constant term 1 and |b₁..b₄|, by power of |x|
+        let q: [F; N + 1] = core::array::from_fn(|k| if k == 0 { F::one() } else { b_abs[k - 1] });
         let mut prepared = PauPrepared {
-            a: core::array::from_fn(|j| params[j]),
-            b_abs: core::array::from_fn(|k| params[M + 1 + k].abs()),
+            a,
+            b_abs,
             b_sign: core::array::from_fn(|k| sign(params[M + 1 + k])),
+            tail_p: core::array::from_fn(|j| a[M - j]),
+            tail_q: core::array::from_fn(|k| q[N - k]),
             limits: [F::zero(); 2],
         };
         prepared.limits = [
@@ -169,8 +236,9 @@ impl Activation for Pau {
     }
     #[inline(always)]
     fn value<F: Float>(&self, p: &PauPrepared<F>, x: F, _noise: F) -> F {
-        let (numerator, denominator, _, _) = Self::terms(p, x);
-        let finite = numerator / denominator;
+        let terms = Self::terms(p, x);
+        let ratio = terms.numerator / terms.denominator;
+        let finite = if terms.tail { x * ratio } else { ratio };
         // selects, so that the loop over the elements stays vector code
         let infinite = if x > F::zero() {
             p.limits[0]
@@ -192,23 +260,52 @@ impl Activation for Pau {
         grad_out: F,
         param_grads: &mut [F],
     ) -> F {
-        let (numerator, denominator, x_pow, ax_pow) = Self::terms(p, x);
+        let Terms {
+            z,
+            tail,
+            numerator,
+            denominator,
+            p_coefficients,
+            q_coefficients,
+            z_pow,
+            az_pow,
+        } = Self::terms(p, x);
         let inv_q = denominator.recip();
-        let y_over_q = numerator * inv_q * inv_q; // P / Q²
-        let mut d_numerator = F::zero();
-        for (grad, &power) in param_grads.iter_mut().zip(&x_pow) {
+        // P̃ / Q̃²
+        let y_over_q = numerator * inv_q * inv_q;
+        // ∂y/∂aⱼ = xʲ/Q, which is t⁴⁻ʲ/Q̃ (j ≤ 4) and x/Q̃ (j = 5) in the tail, t = z = 1/x.
+        for (j, grad) in param_grads[..M + 1].iter_mut().enumerate() {
+            let tail_power = if j == M { x } else { z_pow[M - 1 - j] };
+            let power = if tail { tail_power } else { z_pow[j] };
             *grad = *grad + grad_out * power * inv_q;
         }
+        let mut d_numerator = F::zero();
         for j in 1..M + 1 {
-            d_numerator = d_numerator + cast::<F>(j as f64) * p.a[j] * x_pow[j - 1];
+            d_numerator = d_numerator + cast::<F>(j as f64) * p_coefficients[j] * z_pow[j - 1];
         }
+        // ∂y/∂bₖ = −sgn(bₖ)·P·|x|ᵏ/Q², which is −sgn(bₖ)·(P̃/Q̃²)·x·|t|⁴⁻ᵏ in the tail:
+        // x·|t|⁴⁻ᵏ is x, sgn(x), t and t·|t| for k = 4, 3, 2, 1 (N = 4).
+        let x_sign = sign(x);
         let mut d_denominator = F::zero();
         for k in 1..N + 1 {
-            d_denominator = d_denominator + cast::<F>(k as f64) * p.b_abs[k - 1] * ax_pow[k - 1];
-            param_grads[M + k] =
-                param_grads[M + k] - grad_out * y_over_q * p.b_sign[k - 1] * ax_pow[k];
+            d_denominator = d_denominator + cast::<F>(k as f64) * q_coefficients[k] * az_pow[k - 1];
+            let tail_power = match k {
+                N => x,
+                3 => x_sign,
+                2 => z,
+                _ => z * az_pow[1],
+            };
+            let power = if tail { tail_power } else { az_pow[k] };
+            param_grads[M + k] = param_grads[M + k] - grad_out * y_over_q * p.b_sign[k - 1] * power;
         }
-        d_denominator = d_denominator * sign(x);
-        grad_out * (d_numerator * inv_q - y_over_q * d_denominator)
+        d_denominator = d_denominator * sign(z);
+        // d(P̃/Q̃)/dz; in the tail y = x·R(t) with R = P̃/Q̃, so dy/dx = R − t·R'(t).
+        let d_ratio = d_numerator * inv_q - y_over_q * d_denominator;
+        let dx = if tail {
+            numerator * inv_q - z * d_ratio
+        } else {
+            d_ratio
+        };
+        grad_out * dx
     }
 }

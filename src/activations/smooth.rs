@@ -9,7 +9,8 @@ use crate::error::ActivationError;
 /// `GELU(x) = 0.5·x·(1 + tanh(k·(x + 0.044715·x³)))`, `k = 0.7979946`: the tanh form with the
 /// constant of the paper's reference implementation (√(2/π) ≈ 0.7978846 rounded differently).
 ///
-/// `GELU(−∞)` is its limit 0 (IEEE arithmetic would give `−∞·0 = NaN`).
+/// `GELU(−∞)` is its limit 0 (IEEE arithmetic would give `−∞·0 = NaN`), and the derivative
+/// tends to 1 and 0 at `±∞` without NaN however large `|x|` is.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Gelu;
 
@@ -18,6 +19,8 @@ impl Gelu {
     pub const K: f64 = 0.797_994_6;
     /// The cubic coefficient.
     pub const CUBIC: f64 = 0.044_715;
+    /// Beyond `|x| = 10⁴` the derivative's second term is exactly 0 (see `df`).
+    const DERIVATIVE_BOUND: f64 = 1e4;
 }
 
 impl Gelu {
@@ -49,9 +52,15 @@ impl FixedActivation for Gelu {
     #[inline(always)]
     fn df<F: Float>(&self, x: F, _noise: F) -> F {
         // d/dx [x·σ(2u)] = σ(2u) + x·2σ(2u)(1 − σ(2u))·u'
-        let (u, du) = Self::inner(x);
+        let (u, _) = Self::inner(x);
         let s = sigmoid(u + u);
-        s + x * (s + s) * (F::one() - s) * du
+        // The second term's x and u' are taken at x clamped to ±10⁴: there σ(2u)(1 − σ(2u))
+        // is already exactly 0 in f32 and f64, so the term is unchanged, while u' = k(1 + 3cx²)
+        // would overflow further out and make it 0·∞ = NaN. (`clamp` keeps NaN.)
+        let bound = cast::<F>(Self::DERIVATIVE_BOUND);
+        let xc = num_traits::clamp(x, -bound, bound);
+        let (_, du) = Self::inner(xc);
+        s + xc * (s + s) * (F::one() - s) * du
     }
 }
 
@@ -133,7 +142,8 @@ impl FixedActivation for Softplus {
     }
 }
 
-/// `Swish(x) = x·σ(x)` (SiLU). `Swish(−∞)` is its limit 0.
+/// `Swish(x) = x·σ(x)` (SiLU). `Swish(−∞)` is its limit 0, and the derivative at `±∞` its
+/// limits 1 and 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Swish;
 
@@ -149,7 +159,11 @@ impl FixedActivation for Swish {
     #[inline(always)]
     fn df<F: Float>(&self, x: F, _noise: F) -> F {
         let s = sigmoid(x);
-        s + x * s * (F::one() - s)
+        // x·σ(x)(1 − σ(x)) is exactly 0 wherever σ saturates, long before x is infinite;
+        // clamping x to the finite range keeps it 0 at ±∞ too (where ∞·0 would be NaN).
+        // A NaN x still gives NaN through σ.
+        let finite_x = x.max(F::min_value()).min(F::max_value());
+        s + finite_x * s * (F::one() - s)
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod equivalence;
 mod gradients;
+mod limits;
 mod names;
 mod precision;
 mod snapshots;
