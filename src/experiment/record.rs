@@ -90,6 +90,11 @@ pub struct RunRecord {
     /// has NaN here; JSON has no NaN, so it is written as `null` and read back as NaN.
     #[serde(deserialize_with = "nan_from_null")]
     pub activation_params: Vec<Vec<f64>>,
+    /// The first epoch after which the training loss or an activation parameter was not
+    /// finite: the run diverged and its accuracy means nothing. Absent in the files of runs
+    /// that did not diverge (and in files written before divergence was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged_at: Option<usize>,
 }
 
 /// Reads `null` (how serde_json writes a non-finite float) as NaN.
