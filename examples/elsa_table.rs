@@ -3,30 +3,33 @@
 //!
 //! ```text
 //! cargo run --release --example elsa_table -- [options]
-//!   --activations a,b,...   base activations (default: all 19)
+//!   --activations a,b,...   base activations, without `elsa-` (default: all 19)
 //!   --elsa off|on|both      Table 1, Table 4, or both (default: both)
 //!   --optimizers sgd,adam   (default: both)
-//!   --lrs 1e-2,1e-3,...     (default: 1e-2,1e-3,1e-4,1e-5; quick run: 1e-3,1e-4)
-//!   --seeds N               seeds 0..N (default: 5; quick run: 2)
-//!   --epochs N              epochs per run (default: 1)
+//!   --lrs 1e-2,1e-3,...     each in (0, 100] (default: 1e-2,1e-3,1e-4,1e-5; quick: 1e-3,1e-4)
+//!   --seeds N               seeds 0..N, N in 1..=1000 (default: 5; quick run: 2)
+//!   --epochs N              epochs per run, 1..=1000 (default: 1)
 //!   --mnist-dir DIR         the full MNIST (default: the subset shipped with the crate)
-//!   --train-limit N         use the first N training images
-//!   --jobs N                runs in parallel (default: the number of cores)
+//!   --train-limit N         use the first N training images, N >= 1
+//!   --jobs N                runs in parallel, 1..=1024 (default: the number of cores)
 //!   --out DIR               outputs (default: results/quick, or results/full with --mnist-dir)
+//!   --max-runs N            make at most N runs now, N >= 1 (rerun to resume)
 //! ```
 //!
-//! Each finished run is appended at once to `DIR/results.jsonl`; rerunning the same command
-//! skips the runs already there. At the end `DIR` holds `table1.md`, `table4.md`,
-//! `results.csv` and `summary.json`.
+//! Repeated list entries count once; a grid of more than 1,000,000 runs is refused. Every
+//! setting is checked before anything is written. Each finished run is appended at once to
+//! `DIR/results.jsonl`; rerunning the same command skips the runs already there. At the end
+//! `DIR` holds `table1.md`, `table4.md`, `results.csv` and `summary.json`, and Table 1 and a
+//! line on the paper's claims are printed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use arelu::experiment::batches::Images;
-use arelu::experiment::generate::generate;
-use arelu::experiment::grid::{ElsaMode, Grid};
-use arelu::experiment::store::{Settings, FORMAT};
+use arelu::experiment::generate::{generate, Progress};
+use arelu::experiment::grid::{ElsaMode, Grid, MAX_EPOCHS, MAX_SEEDS};
+use arelu::experiment::record::{Settings, FORMAT};
 use arelu::experiment::train::BATCH_SIZE;
 use arelu::experiment::Optimizer;
 use arelu::mnist::Mnist;
@@ -38,8 +41,9 @@ use strum::IntoEnumIterator;
 #[derive(Parser, Debug)]
 #[command(about = "Reproduce the AReLU paper's MNIST Tables 1 and 4")]
 struct Args {
-    /// Base activations, comma separated (default: all 19).
-    #[arg(long, value_delimiter = ',')]
+    /// Base activations, comma separated, without `elsa-` (default: all 19); --elsa picks
+    /// the ELSA-wrapped variants.
+    #[arg(long, value_delimiter = ',', value_parser = parse_base)]
     activations: Option<Vec<BaseActivation>>,
     /// off (Table 1), on (Table 4) or both.
     #[arg(long, default_value = "both")]
@@ -47,30 +51,45 @@ struct Args {
     /// Optimisers, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "sgd,adam")]
     optimizers: Vec<Optimizer>,
-    /// Learning rates, comma separated (default 1e-2,1e-3,1e-4,1e-5; quick run 1e-3,1e-4).
+    /// Learning rates, comma separated, each in (0, 100] (default 1e-2,1e-3,1e-4,1e-5; quick
+    /// run 1e-3,1e-4).
     #[arg(long, value_delimiter = ',')]
     lrs: Option<Vec<f64>>,
-    /// Seeds per cell (default 5; quick run 2).
-    #[arg(long)]
+    /// Seeds per cell, 1..=1000 (default 5; quick run 2).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_SEEDS))]
     seeds: Option<u64>,
-    /// Epochs per run.
-    #[arg(long, default_value_t = 1)]
-    epochs: usize,
+    /// Epochs per run, 1..=1000.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=MAX_EPOCHS as u64))]
+    epochs: u64,
     /// Directory holding the full MNIST (gzipped or plain IDX files).
     #[arg(long)]
     mnist_dir: Option<PathBuf>,
-    /// Use only the first N training images.
-    #[arg(long)]
-    train_limit: Option<usize>,
-    /// Runs in parallel (each on one core).
-    #[arg(long)]
-    jobs: Option<usize>,
+    /// Use only the first N training images (N >= 1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    train_limit: Option<u64>,
+    /// Runs in parallel (each on one core), 1..=1024.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    jobs: Option<u64>,
     /// Output directory.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Make at most N runs in this call (rerun to resume).
-    #[arg(long)]
-    max_runs: Option<usize>,
+    /// Make at most N runs in this call, N >= 1 (rerun to resume).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_runs: Option<u64>,
+}
+
+/// A base activation name; an `elsa-` name is refused with what to write instead.
+fn parse_base(s: &str) -> Result<BaseActivation, String> {
+    if let Some(base) = s.strip_prefix("elsa-") {
+        return Err(format!(
+            "--activations takes base activations: for `{s}` give `{base}` with --elsa on \
+             (or both)"
+        ));
+    }
+    s.parse().map_err(|_| {
+        let valid: Vec<&str> = BaseActivation::iter().map(BaseActivation::as_str).collect();
+        format!("unknown base activation `{s}`; valid: {}", valid.join(", "))
+    })
 }
 
 fn main() -> ExitCode {
@@ -101,9 +120,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         }),
         seeds: args.seeds.unwrap_or(if quick { 2 } else { 5 }),
-        epochs: args.epochs,
+        // At most MAX_EPOCHS (checked by clap), so this fits.
+        epochs: usize::try_from(args.epochs)?,
     };
-    validate(&grid)?;
+    // Before anything is loaded or written.
+    let runs = grid.validate()?;
     let out = args.out.unwrap_or_else(|| {
         PathBuf::from(if quick {
             "results/quick"
@@ -111,22 +132,21 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "results/full"
         })
     });
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if jobs == 0 {
-        return Err("--jobs must be at least 1".into());
-    }
+    let jobs = match args.jobs {
+        Some(n) => usize::try_from(n)?,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let max_runs = args.max_runs.map(usize::try_from).transpose()?;
 
     let (mut mnist, data) = match &args.mnist_dir {
         Some(dir) => (Mnist::load_dir(dir)?, dir.display().to_string()),
         None => (Mnist::load_shipped()?, "shipped subset".to_string()),
     };
     if let Some(n) = args.train_limit {
-        if n == 0 {
-            return Err("--train-limit must be at least 1".into());
-        }
-        mnist.train.truncate(n);
+        // Above the images there are, nothing is cut.
+        mnist
+            .train
+            .truncate(usize::try_from(n).unwrap_or(usize::MAX));
     }
     let settings = Settings {
         format: FORMAT,
@@ -138,8 +158,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let (train, test) = (Images::new(&mnist.train), Images::new(&mnist.test));
     eprintln!(
-        "{} runs in the grid; {} train / {} test images; {jobs} jobs; results in {}",
-        grid.specs().len(),
+        "{runs} runs in the grid; {} train / {} test images; {jobs} jobs; results in {}",
         settings.train_images,
         settings.test_images,
         out.join("results.jsonl").display(),
@@ -155,18 +174,35 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         &settings,
         &out,
         jobs,
-        args.max_runs,
-        |record| {
-            bar.set_message(format!(
-                "(last: {}{} {} lr {} seed {}: {:.2}%)",
-                if record.elsa { "elsa-" } else { "" },
-                record.activation,
-                record.optimizer.as_str(),
-                record.lr,
-                record.seed,
-                record.test_accuracy
-            ));
-            bar.inc(1);
+        max_runs,
+        |progress| match progress {
+            Progress::Planned {
+                todo, recovered, ..
+            } => {
+                if let Some(side) = recovered {
+                    bar.println(format!(
+                        "the results file ended in an incomplete line (an interrupted \
+                         write); it was moved to {} and its run is made again",
+                        side.display()
+                    ));
+                }
+                bar.set_length(todo as u64);
+            }
+            Progress::Finished(record) => {
+                let result = match record.diverged_at {
+                    Some(epoch) => format!("diverged in epoch {epoch}"),
+                    None => format!("{:.2}%", record.test_accuracy),
+                };
+                bar.set_message(format!(
+                    "(last: {}{} {} lr {} seed {}: {result})",
+                    if record.elsa { "elsa-" } else { "" },
+                    record.activation,
+                    record.optimizer.as_str(),
+                    record.lr,
+                    record.seed,
+                ));
+                bar.inc(1);
+            }
         },
     );
     bar.finish_and_clear();
@@ -185,23 +221,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
              rerun the same command to resume"
         );
     }
-    for path in generated.files {
+    for path in &generated.files {
         eprintln!("wrote {}", path.display());
     }
-    Ok(())
-}
-
-fn validate(grid: &Grid) -> Result<(), String> {
-    if grid.activations.is_empty() || grid.optimizers.is_empty() || grid.lrs.is_empty() {
-        return Err("--activations, --optimizers and --lrs must not be empty".into());
+    if let Some(table1) = generated.files.iter().find(|p| p.ends_with("table1.md")) {
+        println!("\nTable 1 ({}):\n", table1.display());
+        print!("{}", std::fs::read_to_string(table1)?);
     }
-    if grid.seeds == 0 || grid.epochs == 0 {
-        return Err("--seeds and --epochs must be at least 1".into());
-    }
-    if let Some(lr) = grid.lrs.iter().find(|lr| !(lr.is_finite() && **lr > 0.0)) {
-        return Err(format!(
-            "learning rates must be positive and finite, got {lr}"
-        ));
-    }
+    println!("\n{}", generated.headline);
     Ok(())
 }

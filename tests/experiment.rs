@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use arelu::experiment::batches::Images;
 use arelu::experiment::generate::generate;
 use arelu::experiment::grid::{ElsaMode, Grid};
-use arelu::experiment::store::{Settings, FORMAT};
+use arelu::experiment::record::{Settings, FORMAT};
 use arelu::experiment::train::BATCH_SIZE;
 use arelu::experiment::Optimizer;
 use arelu::mnist::Mnist;
@@ -193,5 +193,24 @@ fn a_results_file_with_other_settings_is_refused() {
     let err = generate(&grid(), (&train, &test), &settings, &dir, 1, None, |_| {}).unwrap_err();
     assert!(err.to_string().contains("other settings"), "{err}");
     assert_eq!(std::fs::read(dir.join("results.jsonl")).unwrap(), before);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn repeated_list_entries_run_once_and_the_file_stays_readable() {
+    let dir = fresh_dir("dup");
+    let (train, test, settings) = data();
+    let mut repeated = grid();
+    repeated.activations = vec!["relu".parse().unwrap(), "relu".parse().unwrap()];
+    repeated.elsa = ElsaMode::Off;
+    repeated.optimizers = vec![Optimizer::Sgd, Optimizer::Sgd];
+    repeated.lrs = vec![1e-2, 0.01];
+    repeated.seeds = 1;
+    let first = generate(&repeated, (&train, &test), &settings, &dir, 2, None, |_| {}).unwrap();
+    assert_eq!((first.total, first.ran), (1, 1));
+    let lines = std::fs::read_to_string(dir.join("results.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    let again = generate(&repeated, (&train, &test), &settings, &dir, 2, None, |_| {}).unwrap();
+    assert_eq!((again.ran, again.skipped), (0, 1));
     std::fs::remove_dir_all(&dir).ok();
 }

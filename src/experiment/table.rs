@@ -27,15 +27,18 @@ use crate::name::{BaseActivation, ELSA_PREFIX};
 /// The text of a missing cell (no run) or of a difference that cannot be computed.
 pub const MISSING: &str = "–";
 
-/// Mean and sample standard deviation of the test accuracy (percent) over seeds.
+/// Mean and sample standard deviation of the test accuracy (percent) over seeds, and how
+/// many seeds diverged.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Cell {
-    /// Mean over the seeds.
+    /// Mean over the seeds that did not diverge (NaN when all did).
     pub mean: f64,
-    /// Sample standard deviation (denominator `n - 1`); 0 when `n == 1`.
+    /// Sample standard deviation (denominator `n - 1`); 0 when `n == 1`, NaN when `n == 0`.
     pub std: f64,
-    /// Number of seeds.
+    /// Number of seeds that did not diverge.
     pub n: usize,
+    /// Number of seeds that diverged (non-finite loss or parameters).
+    pub diverged: usize,
 }
 
 impl Cell {
@@ -52,12 +55,43 @@ impl Cell {
         } else {
             0.0
         };
-        Some(Cell { mean, std, n })
+        Some(Cell {
+            mean,
+            std,
+            n,
+            diverged: 0,
+        })
     }
 
-    /// `"97.12 ± 0.31"` (two decimals).
+    /// The cell of the accuracies of the seeds that finished and `diverged` seeds that
+    /// diverged; `None` when there are neither.
+    pub fn from_runs(values: &[f64], diverged: usize) -> Option<Cell> {
+        match Cell::from_values(values) {
+            Some(cell) => Some(Cell { diverged, ..cell }),
+            None => (diverged > 0).then_some(Cell {
+                mean: f64::NAN,
+                std: f64::NAN,
+                n: 0,
+                diverged,
+            }),
+        }
+    }
+
+    /// The mean, unless a seed diverged: a cell with a diverged seed is never compared.
+    pub fn comparable_mean(&self) -> Option<f64> {
+        (self.diverged == 0 && self.mean.is_finite()).then_some(self.mean)
+    }
+
+    /// `"97.12 ± 0.31"` (two decimals), `"97.12"` for one seed, `"div 2/5"` when 2 of the 5
+    /// seeds diverged.
     pub fn text(&self) -> String {
-        format!("{:.2} ± {:.2}", self.mean, self.std)
+        if self.diverged > 0 {
+            format!("div {}/{}", self.diverged, self.diverged + self.n)
+        } else if self.n == 1 {
+            format!("{:.2}", self.mean)
+        } else {
+            format!("{:.2} ± {:.2}", self.mean, self.std)
+        }
     }
 }
 
@@ -232,9 +266,11 @@ impl Summary {
     /// record's `test_accuracy`. Columns are `optimizers` × `lrs` (optimiser-major, e.g.
     /// SGD 1e-2, SGD 1e-3, ..., Adam 1e-2, ...). Records outside these columns are ignored.
     /// Two records of the same group and seed count once: the later one wins.
+    /// A run that diverged counts as diverged in its cell instead of giving an accuracy.
     pub fn from_records(records: &[RunRecord], optimizers: &[Optimizer], lrs: &[f64]) -> Summary {
         Self::build(records, optimizers, lrs, |r| {
-            Some((r.test_accuracy, r.epoch))
+            let accuracy = r.diverged_at.is_none().then_some(r.test_accuracy);
+            Some((accuracy, r.epoch))
         })
     }
 
@@ -249,7 +285,10 @@ impl Summary {
     ) -> Summary {
         Self::build(records, optimizers, lrs, |r| {
             let index = epoch.checked_sub(1)?;
-            r.accuracy_per_epoch.get(index).map(|&a| (a, epoch))
+            let diverged = r.diverged_at.is_some_and(|d| d <= epoch);
+            r.accuracy_per_epoch
+                .get(index)
+                .map(|&a| ((!diverged).then_some(a), epoch))
         })
     }
 
@@ -257,7 +296,7 @@ impl Summary {
         records: &[RunRecord],
         optimizers: &[Optimizer],
         lrs: &[f64],
-        value: impl Fn(&RunRecord) -> Option<(f64, usize)>,
+        value: impl Fn(&RunRecord) -> Option<(Option<f64>, usize)>,
     ) -> Summary {
         let mut columns: Vec<Column> = Vec::new();
         for &optimizer in optimizers {
@@ -269,7 +308,8 @@ impl Summary {
         }
         // (paper order, elsa) -> (name, column -> seed -> accuracy)
         type Key = ((usize, String), bool);
-        type ByColumn = BTreeMap<usize, BTreeMap<u64, f64>>;
+        // `None`: the seed diverged.
+        type ByColumn = BTreeMap<usize, BTreeMap<u64, Option<f64>>>;
         let mut groups: BTreeMap<Key, (String, ByColumn)> = BTreeMap::new();
         let mut epochs: Vec<usize> = Vec::new();
         for record in records {
@@ -301,7 +341,8 @@ impl Summary {
                 let cells = (0..columns.len())
                     .map(|c| {
                         by_column.get(&c).and_then(|seeds| {
-                            Cell::from_values(&seeds.values().copied().collect::<Vec<_>>())
+                            let values: Vec<f64> = seeds.values().flatten().copied().collect();
+                            Cell::from_runs(&values, seeds.len() - values.len())
                         })
                     })
                     .collect();
@@ -340,7 +381,7 @@ impl Summary {
             .filter(|r| r.elsa == elsa && groups.contains(&r.group()))
             .filter_map(|r| {
                 let cell = r.cells.get(column)?.as_ref()?;
-                (!cell.mean.is_nan()).then_some((r.activation.as_str(), cell.mean))
+                Some((r.activation.as_str(), cell.comparable_mean()?))
             })
             .collect();
         let mean = candidates
@@ -365,7 +406,9 @@ impl Summary {
         let arelu = BaseActivation::Arelu.as_str();
         (0..self.columns.len())
             .map(|column| {
-                let mean = self.cell(arelu, false, column).map(|c| c.mean);
+                let mean = self
+                    .cell(arelu, false, column)
+                    .and_then(Cell::comparable_mean);
                 let best_fixed = self.best(column, false, &[Group::Fixed]);
                 let best_learnable = self.best(column, false, &[Group::Learnable]);
                 let over = |b: &Option<Best>| Some(mean? - b.as_ref()?.mean);
@@ -387,17 +430,19 @@ impl Summary {
         let mut out = Vec::new();
         for row in self.rows.iter().filter(|r| r.elsa) {
             for (column, cell) in row.cells.iter().enumerate() {
-                let (Some(elsa), Some(plain)) =
-                    (cell.as_ref(), self.cell(&row.activation, false, column))
-                else {
+                let elsa = cell.as_ref().and_then(Cell::comparable_mean);
+                let plain = self
+                    .cell(&row.activation, false, column)
+                    .and_then(Cell::comparable_mean);
+                let (Some(elsa), Some(plain)) = (elsa, plain) else {
                     continue;
                 };
                 out.push(ElsaComparison {
                     activation: row.activation.clone(),
                     column,
-                    plain: plain.mean,
-                    elsa: elsa.mean,
-                    improved: elsa.mean > plain.mean,
+                    plain,
+                    elsa,
+                    improved: elsa > plain,
                 });
             }
         }
@@ -412,19 +457,26 @@ impl Summary {
         (improved, comparisons.len())
     }
 
+    /// Runs that diverged, over every cell.
+    pub fn diverged_runs(&self) -> usize {
+        let cells = self.rows.iter().flat_map(|r| r.cells.iter().flatten());
+        cells.map(|c| c.diverged).sum()
+    }
+
     /// "test accuracy (%) after epoch 1, mean ± sample std over 5 seeds" for the rows with
     /// this `elsa`.
     fn measure_line(&self, elsa: bool) -> String {
-        let ns: Vec<usize> = self
-            .rows
-            .iter()
-            .filter(|r| r.elsa == elsa)
-            .flat_map(|r| r.cells.iter().flatten().map(|c| c.n))
+        let rows = || self.rows.iter().filter(|r| r.elsa == elsa);
+        let ns: Vec<usize> = rows()
+            .flat_map(|r| r.cells.iter().flatten().map(|c| c.n + c.diverged))
             .collect();
+        let diverged: usize = rows()
+            .flat_map(|r| r.cells.iter().flatten().map(|c| c.diverged))
+            .sum();
         let max = ns.iter().copied().max().unwrap_or(0);
         let min = ns.iter().copied().min().unwrap_or(0);
         let seeds = match (max, min) {
-            (1, _) => "1 seed".to_string(),
+            (1, _) => "1 seed (no standard deviation)".to_string(),
             (max, min) if min < max => format!("{max} seeds (as few as {min} in some cells)"),
             (max, _) => format!("{max} seeds"),
         };
@@ -439,9 +491,17 @@ impl Summary {
                     .join(", ")
             ),
         };
+        let diverged = if diverged > 0 {
+            format!(
+                " div k/n: k of the cell's n seeds diverged (non-finite loss or parameters; \
+                 {diverged} runs in all); such a cell is never marked best nor compared."
+            )
+        } else {
+            String::new()
+        };
         format!(
             "Values: test accuracy (%) after {epoch}, mean ± sample standard deviation over \
-             {seeds}; {MISSING}: no run."
+             {seeds}; {MISSING}: no run.{diverged}"
         )
     }
 
@@ -669,6 +729,7 @@ pub fn summary_json(summary: &Summary) -> Value {
                     "mean": cell.mean,
                     "std": cell.std,
                     "n": cell.n,
+                    "diverged": cell.diverged,
                 }));
             }
         }
@@ -705,6 +766,7 @@ pub fn summary_json(summary: &Summary) -> Value {
     let (improved, compared) = summary.elsa_improvement_count();
     json!({
         "epochs": summary.epochs,
+        "diverged_runs": summary.diverged_runs(),
         "columns": columns,
         "cells": cells,
         "arelu_improvements": improvements,
@@ -740,6 +802,7 @@ mod tests {
             train_seconds: 1.5,
             accuracy_per_epoch: vec![acc],
             activation_params: vec![],
+            diverged_at: None,
         }
     }
 
@@ -1081,6 +1144,56 @@ mod tests {
             .last()
             .unwrap()
             .starts_with("\"my,act\","));
+    }
+
+    #[test]
+    fn diverged_runs_are_shown_counted_and_never_best() {
+        let mut recs = records();
+        // sigmoid Adam 1e-4 had no run; relu SGD 1e-4 diverges in one seed of three and
+        // prelu SGD 1e-2 in every seed, each with an accuracy that would otherwise win.
+        for seed in 0..2 {
+            let mut r = record("sigmoid", false, ADAM, 1e-4, seed, 99.9);
+            r.diverged_at = Some(1);
+            recs.push(r);
+        }
+        for r in recs.iter_mut().filter(|r| {
+            (r.activation == "relu" && !r.elsa && r.optimizer == SGD && r.lr == 1e-4 && r.seed == 0)
+                || (r.activation == "prelu" && !r.elsa && r.optimizer == SGD && r.lr == 1e-2)
+        }) {
+            r.diverged_at = Some(1);
+            r.test_accuracy = 99.9;
+        }
+        let s = Summary::from_records(&recs, &OPTS, &LRS);
+        let t = rows(&table1_markdown(&s));
+        assert_eq!(find(&t, "sigmoid")[5], "div 2/2");
+        assert_eq!(find(&t, "relu")[3], "div 1/3");
+        assert_eq!(find(&t, "prelu")[2], "div 3/3");
+        // Best fixed in SGD 1e-4 is now sigmoid alone; no learnable other than AReLU in
+        // SGD 1e-2, so that bottom cell is missing; Adam 1e-4's best fixed stays relu.
+        assert_eq!(find(&t, "sigmoid")[3], "**40.00 ± 0.50**");
+        assert_eq!(find(&t, "AReLU − best learnable")[2], MISSING);
+        assert_eq!(find(&t, "relu")[5], "**90.00 ± 0.50**");
+        assert!(!t
+            .iter()
+            .any(|r| r.iter().any(|c| c.contains("div") && c.contains('*'))));
+        assert!(!t
+            .iter()
+            .any(|r| r.iter().any(|c| c.contains("div") && c.contains('†'))));
+        assert_eq!(s.diverged_runs(), 2 + 1 + 3);
+        let v = summary_json(&s);
+        assert_eq!(v["diverged_runs"], 6);
+        // elsa-relu SGD 1e-4 and elsa-prelu SGD 1e-2 are no longer compared with their
+        // diverged plain cells.
+        assert_eq!(s.elsa_improvement_count(), (5, 8));
+        assert!(table1_markdown(&s).contains("6 runs in all"));
+    }
+
+    #[test]
+    fn one_seed_cells_have_no_deviation() {
+        let recs = [record("relu", false, SGD, 1e-2, 0, 97.0)];
+        let md = table1_markdown(&Summary::from_records(&recs, &[SGD], &[1e-2]));
+        assert_eq!(find(&rows(&md), "relu")[2], "**97.00** †");
+        assert!(!md.contains("± 0.00") && md.contains("1 seed (no standard deviation)"));
     }
 
     #[test]

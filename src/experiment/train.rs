@@ -93,6 +93,19 @@ pub struct RunResult {
     pub epochs: Vec<EpochResult>,
 }
 
+impl RunResult {
+    /// The first epoch after which the mean training loss or an activation parameter is not
+    /// finite: from there on the run diverged (a network with non-finite weights predicts
+    /// one class, so its accuracy is the share of that class, not a result).
+    pub fn diverged_at(&self) -> Option<usize> {
+        let non_finite = |e: &&EpochResult| {
+            !e.train_loss.is_finite()
+                || e.activation_params.iter().flatten().any(|p| !p.is_finite())
+        };
+        self.epochs.iter().find(non_finite).map(|e| e.epoch)
+    }
+}
+
 /// Trains `MnistConv<A>` for `spec` (its activation chosen at run time) on `train`, testing
 /// on `test` after each epoch. The same spec and data give bit-identical results on the same
 /// machine with the same thread count.
