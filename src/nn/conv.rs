@@ -527,13 +527,18 @@ impl ConvDims {
     fn group(&self, n: usize) -> usize {
         TARGET_COLS.div_ceil(self.p().max(1)).clamp(1, n.max(1))
     }
-    /// Images per parallel task: the batch split evenly over rayon's threads.
+    /// Images per parallel task: [`IMAGES_PER_TASK`], whatever the number of threads.
     pub(crate) fn per_task(&self) -> usize {
-        self.batch
-            .div_ceil(rayon::current_num_threads().max(1))
-            .max(1)
+        IMAGES_PER_TASK
     }
 }
+
+/// Images per parallel task of the convolution layers. Each task sums the weight and bias
+/// gradients of its images, and the tasks' sums are added in task order: with a fixed task
+/// size, that order (and so every bit of the result) does not depend on the number of
+/// threads. 16 gives a batch of 128 eight tasks, enough to keep two to eight cores busy
+/// (`benches/training_step.rs` measures it).
+pub(crate) const IMAGES_PER_TASK: usize = 16;
 
 /// Minimum number of GEMM columns (output pixels of a group of images).
 const TARGET_COLS: usize = 64;

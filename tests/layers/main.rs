@@ -2,4 +2,5 @@
 
 mod dfdx_integration;
 mod fused_vs_composed;
+mod thread_count;
 mod training;
