@@ -12,4 +12,6 @@ mod simd;
 mod test_support;
 
 pub use layer::{Act, ActivationLayer, LayerError};
+#[doc(hidden)]
+pub use simd::force_portable;
 pub use mnist_conv::{ImageInput, MnistConv, MnistConvNet, MnistInput};
