@@ -2,5 +2,4 @@
 
 mod dfdx_integration;
 mod fused_vs_composed;
-mod thread_count;
 mod training;
