@@ -3,11 +3,13 @@
 pub mod composed;
 pub mod conv;
 pub mod conv_pool;
+mod dims;
 pub mod fused;
 pub mod layer;
 pub mod mnist_conv;
 pub mod pool;
 mod simd;
+mod tape;
 #[cfg(test)]
 mod test_support;
 

@@ -74,7 +74,8 @@ use dfdx::tensor_ops::ReshapeTo;
 use num_traits::Float;
 use rayon::prelude::*;
 
-use super::conv::read_contiguous;
+use super::dims::PoolDims;
+use super::tape::{grad_of, read_and_write, read_contiguous};
 use super::simd::with_simd;
 
 /// Max pooling over `K`x`K` windows with stride `K` and no padding
@@ -173,26 +174,13 @@ where
         let out_ghost = out.ghost();
         drop(x);
         tape.add_backward_op(move |grads| {
-            grads.try_alloc_for(&out_ghost)?;
-            grads.try_alloc_for(&x_ghost)?;
-            let grad_out = grads.get_or_alloc_mut(&out_ghost)?;
-            if grad_out.len() < d.planes * d.ho * d.wo {
+            let (grad_out, grad_x) =
+                read_and_write(grads, grad_of!(&out_ghost), grad_of!(&x_ghost))?;
+            let out_len = d.planes * d.ho * d.wo;
+            if grad_out.len() < out_len || grad_x.len() < in_len {
                 return Err(CpuError::WrongNumElements);
             }
-            let grad_out: *const E = grad_out.as_ptr();
-            let grad_x = grads.get_or_alloc_mut(&x_ghost)?;
-            if grad_x.len() < in_len {
-                return Err(CpuError::WrongNumElements);
-            }
-            // SAFETY: `out_ghost` is the ghost of the tensor created above by
-            // `try_tensor_from_vec`, which has a fresh unique id, so its
-            // gradient is a different entry (and heap buffer) of `grads` than
-            // the one of `x_ghost`. Both entries exist (`try_alloc_for`
-            // above) and none is inserted or removed while the slices live,
-            // so the buffer is not moved, freed or mutably aliased. Its length
-            // was checked above.
-            let grad_out: &[E] =
-                unsafe { std::slice::from_raw_parts(grad_out, d.planes * d.ho * d.wo) };
+            let grad_out = &grad_out[..out_len];
             pool_backward(&d, &argmax, grad_out, &mut grad_x[..in_len]);
             Ok(())
         });
@@ -202,28 +190,6 @@ where
 
 /// Output of a batched forward: `(B, C, usize, usize)` on the Cpu.
 type Pooled<B, C, E, T> = Tensor<(B, C, usize, usize), E, Cpu, T>;
-
-/// Runtime sizes of one pooling call.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PoolDims {
-    /// batch * channels
-    pub(crate) planes: usize,
-    pub(crate) h: usize,
-    pub(crate) w: usize,
-    pub(crate) ho: usize,
-    pub(crate) wo: usize,
-}
-
-impl PoolDims {
-    /// Planes per parallel task: split over rayon's threads, but keep at
-    /// least ~16k input elements per task so tiny inputs stay on one thread.
-    fn per_task(&self) -> usize {
-        let plane = (self.h * self.w).max(1);
-        let min_planes = (1usize << 14).div_ceil(plane);
-        let even = self.planes.div_ceil(rayon::current_num_threads().max(1));
-        even.max(min_planes).max(1)
-    }
-}
 
 /// Index (within its plane) and value of the maximum of window `(oh, ow)`:
 /// first maximum on ties, the last NaN if there is one (PyTorch semantics).

@@ -20,8 +20,7 @@
 use num_traits::Float;
 use rayon::prelude::*;
 
-use crate::nn::conv::ConvDims;
-use crate::nn::pool::PoolDims;
+use crate::nn::dims::{ConvDims, PoolDims};
 use crate::nn::simd::{mul_add, with_fma, with_simd};
 
 /// Lanes of the kernel-row form: one kernel row (K <= LANES values) is handled as one

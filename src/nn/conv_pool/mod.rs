@@ -60,10 +60,9 @@ use dfdx::tensor_ops::Device;
 use num_traits::Float;
 use rand::distributions::uniform::SampleUniform;
 
-use super::conv::{
-    conv_init, forward_one_image, record_conv_op, BatchedOut, ConvDims, ConvOpOutput,
-};
-use super::pool::PoolDims;
+use super::conv::conv_init;
+use super::dims::{ConvDims, PoolDims};
+use super::tape::{forward_one_image, record_conv_op, BatchedOut, ConvOpOutput};
 
 mod backward;
 mod forward;
