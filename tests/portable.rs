@@ -98,8 +98,16 @@ impl ActivationVisitor for SameBits {
                 "{name} f32 parameter gradients ({noise:?})"
             );
             let (a, b) = both_forms(|| kernel_results::<A, f64>(noise));
-            assert_eq!(bits(&a.0, f64::to_bits), bits(&b.0, f64::to_bits), "{name} f64 y");
-            assert_eq!(bits(&a.1, f64::to_bits), bits(&b.1, f64::to_bits), "{name} f64 dx");
+            assert_eq!(
+                bits(&a.0, f64::to_bits),
+                bits(&b.0, f64::to_bits),
+                "{name} f64 y"
+            );
+            assert_eq!(
+                bits(&a.1, f64::to_bits),
+                bits(&b.1, f64::to_bits),
+                "{name} f64 dx"
+            );
             assert_eq!(
                 bits(&a.2, f64::to_bits),
                 bits(&b.2, f64::to_bits),
@@ -158,8 +166,14 @@ fn conv_pool_agrees_in_both_forms() {
     };
     // the MNIST network's layers: kernel-row and channels-last weight gradients
     check(both_forms(|| conv_pool_results::<1, 10, 5>(5, 28)), "1->10");
-    check(both_forms(|| conv_pool_results::<10, 20, 5>(5, 12)), "10->20");
-    check(both_forms(|| conv_pool_results::<20, 40, 3>(17, 4)), "20->40");
+    check(
+        both_forms(|| conv_pool_results::<10, 20, 5>(5, 12)),
+        "10->20",
+    );
+    check(
+        both_forms(|| conv_pool_results::<20, 40, 3>(17, 4)),
+        "20->40",
+    );
     // odd channel counts: partly used arrays of output and input channels
     check(both_forms(|| conv_pool_results::<9, 11, 3>(3, 9)), "9->11");
     if has_fma() {

@@ -64,7 +64,8 @@ where
         let (x, y) = images.batch(&dev, &indices);
         let logits = model.forward_mut(x.traced(grads));
         grads = cross_entropy_with_logits_loss(logits, y).backward();
-        sgd.update(&mut model, &grads).expect("every parameter is used");
+        sgd.update(&mut model, &grads)
+            .expect("every parameter is used");
         model.zero_grads(&mut grads);
     }
     all_params(&model)
@@ -100,7 +101,11 @@ fn assert_same_for_every_thread_count(run: impl Fn() -> Vec<u32> + Sync, what: &
     let results: Vec<Vec<u32>> = THREADS.iter().map(|&t| in_pool(t, &run)).collect();
     assert!(!results[0].is_empty(), "{what}: nothing compared");
     for (threads, result) in THREADS.iter().zip(&results).skip(1) {
-        let differ = result.iter().zip(&results[0]).filter(|(a, b)| a != b).count();
+        let differ = result
+            .iter()
+            .zip(&results[0])
+            .filter(|(a, b)| a != b)
+            .count();
         assert_eq!(
             result.len(),
             results[0].len(),
@@ -151,7 +156,8 @@ fn conv2d_training_is_bit_identical_for_any_thread_count() {
             let x = x.reshape_like(&(100, Const::<1>, 28, 28));
             let y = model.forward_mut(x.traced(grads));
             grads = y.square().mean().backward();
-            sgd.update(&mut model, &grads).expect("every parameter is used");
+            sgd.update(&mut model, &grads)
+                .expect("every parameter is used");
             model.zero_grads(&mut grads);
         }
         all_params(&model)
@@ -178,7 +184,10 @@ fn train_run_is_bit_identical_for_any_thread_count() {
             let epoch = train_run(spec, &train, &test).epochs.remove(0);
             let mut values = vec![epoch.train_loss, epoch.test_accuracy];
             values.extend(epoch.activation_params.concat());
-            values.iter().map(|v| v.to_bits() as u32 ^ (v.to_bits() >> 32) as u32).collect()
+            values
+                .iter()
+                .map(|v| v.to_bits() as u32 ^ (v.to_bits() >> 32) as u32)
+                .collect()
         },
         "train_run",
     );

@@ -6,9 +6,8 @@
 //! that works on stable Rust, restricted to what this crate needs:
 //!
 //! * stride 1, no padding, no dilation, no groups, **with** bias;
-//! * device [`Cpu`] only, dtype `E` = `f32` or `f64` (any
-//!   `E: Dtype + Float` works; `f32`/`f64` use the fast [`gemm`] kernels,
-//!   other float types a slow portable loop);
+//! * device [`Cpu`] only, dtype `E` = `f32` or `f64` (the types of
+//!   [`crate::activation::Float`]), through the [`gemm`] kernels;
 //! * PyTorch's default initialisation: weight and bias are both drawn from
 //!   `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` with `fan_in = IN * K * K`.
 //!
@@ -83,12 +82,12 @@ use dfdx::nn::{
 use dfdx::shapes::{Const, ConstShape, Dim, Dtype, Rank1, Rank4};
 use dfdx::tensor::{Cpu, CpuError, Storage, Tape, Tensor};
 use dfdx::tensor_ops::Device;
-use num_traits::Float;
 use rand::distributions::{uniform::SampleUniform, Uniform};
 use rayon::prelude::*;
 
 use super::dims::ConvDims;
 use super::tape::{forward_one_image, record_conv_op, BatchedOut, ConvOpOutput};
+use crate::activation::Float;
 
 /// Builder for a 2-D convolution with `IN` input channels, `OUT` output
 /// channels and a `K`x`K` kernel (stride 1, no padding, with bias).
@@ -325,7 +324,8 @@ fn im2col<E: Copy>(d: &ConvDims, x: &[E], n: usize, cols: &mut [E]) {
 }
 
 /// `dst.copy_from_slice(src)`, but without a `memcpy` call for the short
-/// rows of small images (measured ~30% faster im2col on 8x8 outputs).
+/// rows of small images, where the call costs more than the copy
+/// (`benches/layers.rs` times the layer).
 #[inline(always)]
 fn copy_row<E: Copy>(dst: &mut [E], src: &[E]) {
     if dst.len() >= 64 {
@@ -450,9 +450,8 @@ fn conv_forward_images<E: Float + 'static>(
 
 /// Backward pass on contiguous buffers. Accumulates into `dw`, `db`, and into
 /// `dx` when the input gradient is wanted. The im2col columns are computed
-/// again, group by group: keeping the forward pass's columns of the whole
-/// batch instead was measured slower (megabytes written, then read back from
-/// memory rather than cache).
+/// again, group by group, so that they are read back from cache: the columns
+/// of a whole batch are megabytes, which would go to memory and back.
 #[allow(clippy::too_many_arguments)]
 fn conv_backward<E: Float + Send + Sync + 'static>(
     d: &ConvDims,
@@ -597,8 +596,8 @@ impl Mat {
 }
 
 /// `dst = (accumulate ? dst : 0) + lhs * rhs`, single-threaded (callers
-/// parallelise over images). Uses the `gemm` crate for `f32`/`f64` and a
-/// portable loop for other float types.
+/// parallelise over images). Uses the `gemm` crate, and a portable loop when
+/// the inner dimension is empty.
 ///
 /// Panics if the shapes disagree or a slice is too short (internal
 /// invariants, checked so that the `unsafe` GEMM call is sound).

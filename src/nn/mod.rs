@@ -14,6 +14,6 @@ mod tape;
 mod test_support;
 
 pub use layer::{Act, ActivationLayer, LayerError};
+pub use mnist_conv::{ImageInput, MnistConv, MnistConvNet, MnistInput};
 #[doc(hidden)]
 pub use simd::force_portable;
-pub use mnist_conv::{ImageInput, MnistConv, MnistConvNet, MnistInput};

@@ -71,12 +71,12 @@ use dfdx::nn::{Module, NonMutableModule, ZeroSizedModule};
 use dfdx::shapes::{Const, Dim, Dtype, HasShape};
 use dfdx::tensor::{Cpu, CpuError, PutTape, SplitTape, Tape, Tensor, TensorFromVec};
 use dfdx::tensor_ops::ReshapeTo;
-use num_traits::Float;
 use rayon::prelude::*;
 
 use super::dims::PoolDims;
-use super::tape::{grad_of, read_and_write, read_contiguous};
 use super::simd::with_simd;
+use super::tape::{grad_of, read_and_write, read_contiguous};
+use crate::activation::Float;
 
 /// Max pooling over `K`x`K` windows with stride `K` and no padding
 /// (PyTorch's `MaxPool2d(K)`). See the [module docs](self).
@@ -272,7 +272,7 @@ fn pool_planes<const K: usize, E: Float>(d: &PoolDims, x: &[E], out: &mut [E], a
 /// [`pool_forward`] of one plane for 2x2 windows, the common case. Same selection rule as
 /// [`window_argmax`] (first maximum on ties, last NaN).
 ///
-/// Works on [`LANES`] windows of a row at a time, as arrays (a row's last, partial block too,
+/// Works on [`WINDOWS_PER_BLOCK`] windows of a row at a time, as arrays (a row's last, partial block too,
 /// copied into a padded array), with selects rather than branches: which element of a window
 /// wins is data dependent, so branches are mispredicted, and scalar code with branches made
 /// pooling cost more than the convolution before it. This is the form the compiler turns
@@ -288,12 +288,12 @@ fn pool_plane_2x2<E: Float>(plane: &[E], d: &PoolDims, out: &mut [E], argmax: &m
         let arg_row = &mut argmax[oh * wo..(oh + 1) * wo];
         let mut ow = 0;
         while ow < wo {
-            let n = LANES.min(wo - ow);
-            let pairs = |row: &[E]| -> [E; 2 * LANES] {
-                match row.get(2 * ow..2 * (ow + LANES)) {
-                    Some(full) => full.try_into().expect("2 * LANES elements"),
+            let n = WINDOWS_PER_BLOCK.min(wo - ow);
+            let pairs = |row: &[E]| -> [E; 2 * WINDOWS_PER_BLOCK] {
+                match row.get(2 * ow..2 * (ow + WINDOWS_PER_BLOCK)) {
+                    Some(full) => full.try_into().expect("2 * WINDOWS_PER_BLOCK elements"),
                     None => {
-                        let mut block = [E::zero(); 2 * LANES];
+                        let mut block = [E::zero(); 2 * WINDOWS_PER_BLOCK];
                         block[..2 * n].copy_from_slice(&row[2 * ow..2 * (ow + n)]);
                         block
                     }
@@ -302,13 +302,13 @@ fn pool_plane_2x2<E: Float>(plane: &[E], d: &PoolDims, out: &mut [E], argmax: &m
             let (t, b) = (pairs(top), pairs(bottom));
             // the window's four elements in row-major order, and their offsets from its first
             let candidates = [(&t, 1, 1), (&b, 0, w), (&b, 1, w + 1)];
-            let mut best = [E::zero(); LANES];
-            let mut offset = [0u32; LANES];
-            for l in 0..LANES {
+            let mut best = [E::zero(); WINDOWS_PER_BLOCK];
+            let mut offset = [0u32; WINDOWS_PER_BLOCK];
+            for l in 0..WINDOWS_PER_BLOCK {
                 best[l] = t[2 * l];
             }
             for (row, column, off) in candidates {
-                for l in 0..LANES {
+                for l in 0..WINDOWS_PER_BLOCK {
                     let v = row[2 * l + column];
                     let take = v > best[l] || v.is_nan();
                     best[l] = if take { v } else { best[l] };
@@ -327,7 +327,7 @@ fn pool_plane_2x2<E: Float>(plane: &[E], d: &PoolDims, out: &mut [E], argmax: &m
 }
 
 /// Windows per block of [`pool_plane_2x2`].
-const LANES: usize = 8;
+const WINDOWS_PER_BLOCK: usize = 8;
 
 /// Accumulates `grad_out` into `dx` at each window's argmax, as recorded by
 /// the forward pass.

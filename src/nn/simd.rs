@@ -6,6 +6,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::activation::Float;
+
 /// Set by [`force_portable`].
 static PORTABLE: AtomicBool = AtomicBool::new(false);
 
@@ -15,7 +17,7 @@ static PORTABLE: AtomicBool = AtomicBool::new(false);
 ///
 /// For tests that compare the two forms on a CPU that has the vector instructions. The
 /// switch applies to the whole process: a test that sets it must not run alongside tests
-/// whose results depend on the form (the forms agree up to the rounding of fused
+/// whose results depend on the form (the forms agree up to the rounding of
 /// multiply-adds).
 ///
 /// ```
@@ -60,14 +62,13 @@ pub(crate) fn with_simd<R>(kernel: impl FnOnce() -> R) -> R {
     kernel()
 }
 
-/// Like [`with_simd`], for kernels that use fused multiply-adds ([`mul_add`]): runs
-/// `fused(args)` compiled for AVX2 and FMA when the CPU has them, `separate(args)` (the same
-/// kernel with a separate multiply and add) otherwise, where a fused multiply-add would be a
-/// slow software routine.
+/// Like [`with_simd`], for kernels that use multiply-adds ([`mul_add`]): runs `fma(args)`
+/// compiled for AVX2 and FMA when the CPU has them, `separate(args)` (the same kernel with a
+/// separate multiply and add) otherwise, where an FMA would be a slow software routine.
 #[inline(always)]
 pub(crate) fn with_fma<A, R>(
     args: A,
-    fused: impl FnOnce(A) -> R,
+    fma: impl FnOnce(A) -> R,
     separate: impl FnOnce(A) -> R,
 ) -> R {
     #[cfg(target_arch = "x86_64")]
@@ -91,25 +92,25 @@ pub(crate) fn with_fma<A, R>(
             {
                 // SAFETY: the CPU has every feature `avx512` is compiled for (checked just
                 // above).
-                return unsafe { avx512(args, fused) };
+                return unsafe { avx512(args, fma) };
             }
             if avx2_fma {
                 // SAFETY: the CPU has every feature `avx2` is compiled for (checked just
                 // above).
-                return unsafe { avx2(args, fused) };
+                return unsafe { avx2(args, fma) };
             }
         }
     }
-    let _ = fused;
+    let _ = fma;
     separate(args)
 }
 
-/// `a * b + c`, rounded once (one instruction) if `FUSED`, twice otherwise. Also keeps the
+/// `a * b + c`, rounded once (one FMA instruction) if `FMA`, twice otherwise. Also keeps the
 /// register count of a blocked kernel down: a separate multiply needs a register for each
 /// product until it is added.
 #[inline(always)]
-pub(crate) fn mul_add<const FUSED: bool, E: num_traits::Float>(a: E, b: E, c: E) -> E {
-    if FUSED {
+pub(crate) fn mul_add<const FMA: bool, E: Float>(a: E, b: E, c: E) -> E {
+    if FMA {
         a.mul_add(b, c)
     } else {
         a * b + c

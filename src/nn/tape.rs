@@ -7,13 +7,11 @@
 //! module is what connects those kernels to dfdx tensors and gradients.
 
 use dfdx::shapes::{Const, Dim, Dtype, HasShape, Rank1, Rank4, Shape, Unit};
-use dfdx::tensor::{
-    Cpu, CpuError, Gradients, PutTape, SplitTape, Tape, Tensor, TensorFromVec,
-};
+use dfdx::tensor::{Cpu, CpuError, Gradients, PutTape, SplitTape, Tape, Tensor, TensorFromVec};
 use dfdx::tensor_ops::ReshapeTo;
-use num_traits::Float;
 
 use super::dims::ConvDims;
+use crate::activation::Float;
 
 /// Two gradient buffers at once: `read`'s to read and `write`'s to write, each fetched (and
 /// allocated if missing) by its closure, e.g. `|g| Ok(&mut g.get_or_alloc_mut(&ghost)?[..])`.
@@ -26,11 +24,11 @@ use super::dims::ConvDims;
 /// two gradients assert that the tensors' ids differ. dfdx 0.13 keeps the ids private, so the
 /// check is made on what an id selects: every id has its own buffer, and the buffers of two
 /// different ids never overlap (the only check that matters for the borrows).
-pub(crate) fn read_and_write<'g, E: Unit>(
-    grads: &'g mut Gradients<E, Cpu>,
+pub(crate) fn read_and_write<E: Unit>(
+    grads: &mut Gradients<E, Cpu>,
     read: impl FnOnce(&mut Gradients<E, Cpu>) -> Result<&mut [E], CpuError>,
     write: impl FnOnce(&mut Gradients<E, Cpu>) -> Result<&mut [E], CpuError>,
-) -> Result<(&'g [E], &'g mut [E]), CpuError> {
+) -> Result<(&[E], &mut [E]), CpuError> {
     let read_buffer = read(grads)?;
     let (read_ptr, read_len) = (read_buffer.as_ptr(), read_buffer.len());
     let write_buffer = write(grads)?;
@@ -39,12 +37,15 @@ pub(crate) fn read_and_write<'g, E: Unit>(
         || write_buffer.is_empty()
         || read_ptr.wrapping_add(read_len) <= write_range.start
         || write_range.end <= read_ptr;
-    assert!(disjoint, "one gradient borrowed to read and to write at once");
+    assert!(
+        disjoint,
+        "one gradient borrowed to read and to write at once"
+    );
     // SAFETY: `read_ptr` points at `read_len` initialised elements of the heap buffer of one
     // entry of `grads`. Fetching the other entry may insert it, which moves map nodes but no
     // entry's heap buffer, and removes nothing, so the pointer stays valid. The two buffers
     // do not overlap (asserted above), so the shared slice never aliases the unique one, and
-    // both borrow `grads` for `'g`: no entry is removed, moved or borrowed again while they
+    // both borrow `grads` for as long as they live: no entry is removed, moved or borrowed again while they
     // live.
     let read_slice = unsafe { std::slice::from_raw_parts(read_ptr, read_len) };
     Ok((read_slice, write_buffer))
