@@ -6,9 +6,8 @@
 //! that works on stable Rust, restricted to what this crate needs:
 //!
 //! * stride 1, no padding, no dilation, no groups, **with** bias;
-//! * device [`Cpu`] only, dtype `E` = `f32` or `f64` (any
-//!   `E: Dtype + Float` works; `f32`/`f64` use the fast [`gemm`] kernels,
-//!   other float types a slow portable loop);
+//! * device [`Cpu`] only, dtype `E` = `f32` or `f64` (the types of
+//!   [`crate::activation::Float`]), through the [`gemm`] kernels;
 //! * PyTorch's default initialisation: weight and bias are both drawn from
 //!   `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` with `fan_in = IN * K * K`.
 //!
@@ -80,12 +79,15 @@ use dfdx::nn::{
     BuildModule, BuildOnDevice, Module, ModuleVisitor, NonMutableModule, TensorCollection,
     TensorOptions,
 };
-use dfdx::shapes::{Const, ConstShape, Dim, Dtype, HasShape, Rank1, Rank4, Shape, Unit};
-use dfdx::tensor::{Cpu, CpuError, PutTape, SplitTape, Storage, Tape, Tensor, TensorFromVec};
-use dfdx::tensor_ops::{Device, ReshapeTo};
-use num_traits::Float;
+use dfdx::shapes::{Const, ConstShape, Dim, Dtype, Rank1, Rank4};
+use dfdx::tensor::{Cpu, CpuError, Storage, Tape, Tensor};
+use dfdx::tensor_ops::Device;
 use rand::distributions::{uniform::SampleUniform, Uniform};
 use rayon::prelude::*;
+
+use super::dims::ConvDims;
+use super::tape::{forward_one_image, record_conv_op, BatchedOut, ConvOpOutput};
+use crate::activation::Float;
 
 /// Builder for a 2-D convolution with `IN` input channels, `OUT` output
 /// channels and a `K`x`K` kernel (stride 1, no padding, with bias).
@@ -289,250 +291,10 @@ where
     }
 }
 
-/// The forward pass of a convolution-like layer on one image `(IN, H, W)`: `batched` on it as
-/// a batch of one, the batch dimension removed again.
-pub(crate) fn forward_one_image<const IN: usize, const OUT: usize, H, W, E, T>(
-    x: Tensor<(Const<IN>, H, W), E, Cpu, T>,
-    batched: impl FnOnce(
-        Tensor<(Const<1>, Const<IN>, H, W), E, Cpu, T>,
-    ) -> Result<BatchedOut<Const<1>, OUT, E, T>, CpuError>,
-) -> Result<ImageOut<OUT, E, T>, CpuError>
-where
-    H: Dim,
-    W: Dim,
-    E: Dtype,
-    T: Tape<E, Cpu>,
-{
-    let (_, h, w) = *x.shape();
-    let y = batched(x.try_reshape_like(&(Const::<1>, Const::<IN>, h, w))?)?;
-    let (_, _, ho, wo) = *y.shape();
-    y.try_reshape_like(&(Const::<OUT>, ho, wo))
-}
-
-/// What the forward pass of a convolution-like op gives [`record_conv_op`]: the output
-/// (`batch x OUT x h x w`) and what its backward pass needs besides the input and weights.
-pub(crate) struct ConvOpOutput<E, S> {
-    pub(crate) data: Vec<E>,
-    pub(crate) h: usize,
-    pub(crate) w: usize,
-    pub(crate) saved: S,
-}
-
-/// The dfdx side of an op that convolves `x` with `weight` and `bias` (stride 1, no
-/// padding): checks the sizes, copies the data out of the tensors, runs `forward` on it, and
-/// records `backward` on the tape. `backward` gets the gradient of the output and adds into
-/// the gradients of the weight and bias (zeroed buffers of their sizes) and, if
-/// `INPUT_GRAD`, of the input (dfdx's gradient buffer, possibly holding earlier sums).
-#[allow(clippy::type_complexity)]
-pub(crate) fn record_conv_op<
-    const K: usize,
-    const INPUT_GRAD: bool,
-    const IN: usize,
-    const OUT: usize,
-    B: Dim,
-    H: Dim,
-    W: Dim,
-    E: Dtype + Float,
-    T: Tape<E, Cpu>,
-    S: 'static,
->(
-    x: Tensor<(B, Const<IN>, H, W), E, Cpu, T>,
-    weight: &Tensor<Rank4<OUT, IN, K, K>, E, Cpu>,
-    bias: &Tensor<Rank1<OUT>, E, Cpu>,
-    forward: impl FnOnce(&ConvDims, &[E], &[E], &[E]) -> Result<ConvOpOutput<E, S>, CpuError>,
-    backward: impl FnOnce(&ConvDims, S, &[E], &[E], &[E], Option<&mut [E]>, &mut [E], &mut [E])
-        + 'static,
-) -> Result<BatchedOut<B, OUT, E, T>, CpuError> {
-    let (b, _, h, w) = *x.shape();
-    let dims = ConvDims::new(b.size(), IN, OUT, K, h.size(), w.size())
-        .ok_or(CpuError::WrongNumElements)?;
-
-    // Gradient buffers follow the storage layout of a tensor, so every tensor whose gradient
-    // we write is made contiguous first. If a copy is needed, dfdx records it on the tape and
-    // routes the gradient back to the original (strided) tensor.
-    let x = x.try_contiguous()?;
-    let (x, tape) = x.split_tape();
-    let weight = weight.retaped::<T>().try_contiguous()?;
-    let (weight, w_tape) = weight.split_tape();
-    let bias = bias.retaped::<T>().try_contiguous()?;
-    let (bias, b_tape) = bias.split_tape();
-    let mut tape = tape.merge(w_tape).merge(b_tape);
-
-    // dfdx 0.13 gives no public view of a Cpu tensor's data (`Tensorlike` is crate-private),
-    // so the kernels work on copies.
-    let x_data = read_contiguous(&x);
-    let w_data = read_contiguous(&weight);
-    let b_data = read_contiguous(&bias);
-
-    let output = forward(&dims, &x_data, &w_data, &b_data)?;
-    let out_len = output.data.len();
-    if out_len != dims.batch * OUT * output.h * output.w {
-        return Err(CpuError::WrongNumElements);
-    }
-    let out = x
-        .device()
-        .try_tensor_from_vec(output.data, (b, Const::<OUT>, output.h, output.w))?;
-
-    if T::OWNS_TAPE {
-        let saved = output.saved;
-        let x_ghost = x.ghost();
-        let w_ghost = weight.ghost();
-        let b_ghost = bias.ghost();
-        let out_ghost = out.ghost();
-        drop(x);
-        tape.add_backward_op(move |grads| {
-            grads.try_alloc_for(&out_ghost)?;
-            if INPUT_GRAD {
-                grads.try_alloc_for(&x_ghost)?;
-            }
-            let grad_out = grads.get_or_alloc_mut(&out_ghost)?;
-            if grad_out.len() < out_len {
-                return Err(CpuError::WrongNumElements);
-            }
-            let grad_out: *const E = grad_out.as_ptr();
-            let grad_x = if INPUT_GRAD {
-                let grad_x = grads.get_or_alloc_mut(&x_ghost)?;
-                if grad_x.len() < dims.in_len() {
-                    return Err(CpuError::WrongNumElements);
-                }
-                Some(&mut grad_x[..dims.in_len()])
-            } else {
-                None
-            };
-            // SAFETY: `out_ghost` belongs to the tensor created just above by
-            // `try_tensor_from_vec`, which got a fresh unique id, so its gradient is a
-            // different entry of `grads` (a different heap buffer) than the one of
-            // `x_ghost`. Both entries exist (see `try_alloc_for` above) and no entry is
-            // inserted or removed while `grad_out` is in use (up to `backward`), so its
-            // buffer is neither moved nor freed nor mutably aliased (and a `Vec`'s heap
-            // buffer does not move when the map's nodes do). Its length was checked above.
-            let grad_out: &[E] = unsafe { std::slice::from_raw_parts(grad_out, out_len) };
-            let mut grad_w = vec![E::zero(); dims.weight_len()];
-            let mut grad_b = vec![E::zero(); dims.c_out];
-            backward(
-                &dims,
-                saved,
-                &x_data,
-                &w_data,
-                grad_out,
-                grad_x,
-                &mut grad_w,
-                &mut grad_b,
-            );
-            // Added one at a time through fresh borrows, so this is also correct if the
-            // weight/bias share an id with the input.
-            add_into(grads.get_or_alloc_mut(&w_ghost)?, &grad_w)?;
-            add_into(grads.get_or_alloc_mut(&b_ghost)?, &grad_b)?;
-            Ok(())
-        });
-    }
-    Ok(out.put_tape(tape))
-}
-
-/// The elements of a contiguous Cpu tensor (as `try_contiguous` returns) in row-major order.
-///
-/// `Tensor::copy_into` is a plain copy of the storage, several times faster than `as_vec`'s
-/// element-by-element strided walk; for a contiguous tensor the two give the same elements.
-pub(crate) fn read_contiguous<S: Shape, E: Unit, T>(t: &Tensor<S, E, Cpu, T>) -> Vec<E> {
-    let mut data = vec![E::default(); t.shape().num_elements()];
-    if !data.is_empty() {
-        t.copy_into(&mut data);
-    }
-    data
-}
-
-/// Output of a forward pass on one image: `(Const<C>, usize, usize)` on the Cpu.
-pub(crate) type ImageOut<const C: usize, E, T> = Tensor<(Const<C>, usize, usize), E, Cpu, T>;
-
-/// Output of a batched forward: `(B, Const<C>, usize, usize)` on the Cpu.
-pub(crate) type BatchedOut<B, const C: usize, E, T> =
-    Tensor<(B, Const<C>, usize, usize), E, Cpu, T>;
-
-/// `dst[..src.len()] += src`.
-fn add_into<E: Float>(dst: &mut [E], src: &[E]) -> Result<(), CpuError> {
-    if dst.len() < src.len() {
-        return Err(CpuError::WrongNumElements);
-    }
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = *d + s;
-    }
-    Ok(())
-}
-
-/// Sizes of one convolution call (all runtime values).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ConvDims {
-    pub(crate) batch: usize,
-    pub(crate) c_in: usize,
-    pub(crate) c_out: usize,
-    pub(crate) k: usize,
-    pub(crate) h: usize,
-    pub(crate) w: usize,
-    pub(crate) ho: usize,
-    pub(crate) wo: usize,
-}
-
-impl ConvDims {
-    /// The sizes of a stride-1, unpadded `k`x`k` convolution of `batch` images of
-    /// `c_in`x`h`x`w`; `None` if the image is smaller than the kernel.
-    pub(crate) fn new(
-        batch: usize,
-        c_in: usize,
-        c_out: usize,
-        k: usize,
-        h: usize,
-        w: usize,
-    ) -> Option<Self> {
-        if h < k || w < k {
-            return None;
-        }
-        Some(ConvDims {
-            batch,
-            c_in,
-            c_out,
-            k,
-            h,
-            w,
-            ho: h - k + 1,
-            wo: w - k + 1,
-        })
-    }
-    /// Elements per input image.
-    pub(crate) fn in_img(&self) -> usize {
-        self.c_in * self.h * self.w
-    }
-    /// Elements per output image.
-    pub(crate) fn out_img(&self) -> usize {
-        self.c_out * self.ho * self.wo
-    }
-    /// Output pixels per channel.
-    pub(crate) fn p(&self) -> usize {
-        self.ho * self.wo
-    }
-    /// Rows of the im2col matrix (= columns of the weight matrix).
-    pub(crate) fn ikk(&self) -> usize {
-        self.c_in * self.k * self.k
-    }
-    pub(crate) fn in_len(&self) -> usize {
-        self.batch * self.in_img()
-    }
-    pub(crate) fn out_len(&self) -> usize {
-        self.batch * self.out_img()
-    }
-    pub(crate) fn weight_len(&self) -> usize {
-        self.c_out * self.ikk()
-    }
-    /// How many images go into one GEMM: enough to give the GEMM at least
-    /// [`TARGET_COLS`] columns (small images, deep layers), at most `n`.
-    fn group(&self, n: usize) -> usize {
-        TARGET_COLS.div_ceil(self.p().max(1)).clamp(1, n.max(1))
-    }
-    /// Images per parallel task: the batch split evenly over rayon's threads.
-    pub(crate) fn per_task(&self) -> usize {
-        self.batch
-            .div_ceil(rayon::current_num_threads().max(1))
-            .max(1)
-    }
+/// How many images go into one GEMM: enough to give the GEMM at least [`TARGET_COLS`]
+/// columns (small images, deep layers), at most `n`.
+fn gemm_group(d: &ConvDims, n: usize) -> usize {
+    TARGET_COLS.div_ceil(d.p().max(1)).clamp(1, n.max(1))
 }
 
 /// Minimum number of GEMM columns (output pixels of a group of images).
@@ -562,7 +324,8 @@ fn im2col<E: Copy>(d: &ConvDims, x: &[E], n: usize, cols: &mut [E]) {
 }
 
 /// `dst.copy_from_slice(src)`, but without a `memcpy` call for the short
-/// rows of small images (measured ~30% faster im2col on 8x8 outputs).
+/// rows of small images, where the call costs more than the copy
+/// (`benches/layers.rs` times the layer).
 #[inline(always)]
 fn copy_row<E: Copy>(dst: &mut [E], src: &[E]) {
     if dst.len() >= 64 {
@@ -642,7 +405,7 @@ fn conv_forward_images<E: Float + 'static>(
 ) {
     let (p, ikk, c_out) = (d.p(), d.ikk(), d.c_out);
     let n = out.len() / d.out_img();
-    let g = d.group(n);
+    let g = gemm_group(d, n);
     let mut cols = vec![E::zero(); ikk * g * p];
     let mut tmp = vec![E::zero(); if g > 1 { c_out * g * p } else { 0 }];
     let mut start = 0;
@@ -687,9 +450,8 @@ fn conv_forward_images<E: Float + 'static>(
 
 /// Backward pass on contiguous buffers. Accumulates into `dw`, `db`, and into
 /// `dx` when the input gradient is wanted. The im2col columns are computed
-/// again, group by group: keeping the forward pass's columns of the whole
-/// batch instead was measured slower (megabytes written, then read back from
-/// memory rather than cache).
+/// again, group by group, so that they are read back from cache: the columns
+/// of a whole batch are megabytes, which would go to memory and back.
 #[allow(clippy::too_many_arguments)]
 fn conv_backward<E: Float + Send + Sync + 'static>(
     d: &ConvDims,
@@ -722,7 +484,7 @@ fn conv_backward<E: Float + Send + Sync + 'static>(
         .zip(grad_out.par_chunks(per_task * d.out_img()))
         .map(|((mut dx, x), gout)| {
             let n = gout.len() / d.out_img();
-            let g = d.group(n);
+            let g = gemm_group(d, n);
             let mut dw_local = vec![E::zero(); c_out * ikk];
             let mut db_local = vec![E::zero(); c_out];
             let mut cols = vec![E::zero(); ikk * g * p];
@@ -834,8 +596,8 @@ impl Mat {
 }
 
 /// `dst = (accumulate ? dst : 0) + lhs * rhs`, single-threaded (callers
-/// parallelise over images). Uses the `gemm` crate for `f32`/`f64` and a
-/// portable loop for other float types.
+/// parallelise over images). Uses the `gemm` crate, and a portable loop when
+/// the inner dimension is empty.
 ///
 /// Panics if the shapes disagree or a slice is too short (internal
 /// invariants, checked so that the `unsafe` GEMM call is sound).

@@ -146,13 +146,13 @@ pub fn backward<A: Activation, F: Float>(
 }
 
 /// Independent accumulators of the backward pass: element `i` adds its parameter gradients
-/// to lane `i % LANES`. One running sum per parameter would chain every element's addition
+/// to lane `i % SUM_LANES`. One running sum per parameter would chain every element's addition
 /// to the previous one (and forbid SIMD, since float addition is not associative); lanes
 /// let consecutive elements run side by side. The lanes are added up in a fixed order, so
 /// results stay deterministic.
-const LANES: usize = 8;
+const SUM_LANES: usize = 8;
 
-/// Elements per block of the fixed-count backward pass (a multiple of [`LANES`]): the
+/// Elements per block of the fixed-count backward pass (a multiple of [`SUM_LANES`]): the
 /// per-element parameter gradients of one block are staged in a buffer that stays in L1.
 const BLOCK: usize = 256;
 
@@ -190,10 +190,10 @@ impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
     /// `NP` parameters, known at compile time. Each block runs in two sweeps: the first
     /// writes `dx` and stages every element's parameter gradients in `staged[j][i]` (a loop
     /// without reductions, which the compiler vectorises); the second adds the staged values
-    /// lane-wise into the sums (element-wise additions of `LANES`-wide rows, SIMD too).
+    /// lane-wise into the sums (element-wise additions of `SUM_LANES`-wide rows, SIMD too).
     #[inline(always)]
     fn run_fixed<const NP: usize>(&self, x: &[F], dy: &[F], dx: &mut [F]) -> [F; NP] {
-        let mut sums = [[F::zero(); LANES]; NP];
+        let mut sums = [[F::zero(); SUM_LANES]; NP];
         let mut staged = [[F::zero(); BLOCK]; NP];
         let blocks = x
             .chunks(BLOCK)
@@ -208,7 +208,7 @@ impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
                 self.stage(xb, gb, db, &mut staged, |_| half);
             }
             for (sums, staged) in sums.iter_mut().zip(&staged) {
-                let rows = staged[..xb.len()].chunks_exact(LANES);
+                let rows = staged[..xb.len()].chunks_exact(SUM_LANES);
                 let tail = rows.remainder();
                 for row in rows {
                     for (sum, &value) in sums.iter_mut().zip(row) {
@@ -238,8 +238,8 @@ impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
         let (activation, prepared) = (self.activation.clone(), self.prepared.clone());
         // Indexed over slices cut to one length first, which the compiler sees is at most
         // BLOCK: every bounds check goes, and the whole block runs as vector code (an
-        // iterator chain indexing `staged` left the last 1 to 8 elements of each block to a
-        // scalar loop, a sixth of the pass's time).
+        // iterator chain indexing `staged` leaves the last elements of each block to a
+        // scalar loop; `benches/activation_kernels.rs` times the pass).
         let n = x.len().min(dy.len()).min(dx.len()).min(BLOCK);
         let (x, dy, dx) = (&x[..n], &dy[..n], &mut dx[..n]);
         for i in 0..n {
@@ -255,14 +255,16 @@ impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
     /// Any parameter count: per-lane sums on the heap, one element at a time.
     #[inline(always)]
     fn run_general(&self, n_params: usize, x: &[F], dy: &[F], dx: &mut [F]) -> Vec<F> {
-        let mut lanes = vec![F::zero(); LANES * n_params];
+        let mut lanes = vec![F::zero(); SUM_LANES * n_params];
         for (i, ((&xi, &gi), dxi)) in x.iter().zip(dy).zip(dx.iter_mut()).enumerate() {
-            let lane = &mut lanes[(i % LANES) * n_params..(i % LANES + 1) * n_params];
+            let lane = &mut lanes[(i % SUM_LANES) * n_params..(i % SUM_LANES + 1) * n_params];
             let noise = self.noise.at(self.offset + i);
             *dxi = *dxi + self.activation.backward(self.prepared, xi, noise, gi, lane);
         }
         (0..n_params)
-            .map(|j| (0..LANES).fold(F::zero(), |total, lane| total + lanes[lane * n_params + j]))
+            .map(|j| {
+                (0..SUM_LANES).fold(F::zero(), |total, lane| total + lanes[lane * n_params + j])
+            })
             .collect()
     }
 }

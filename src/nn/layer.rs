@@ -37,6 +37,7 @@ use dfdx::tensor_ops::{Device, ReshapeTo};
 use thiserror::Error;
 
 use super::fused::{self, Noise};
+use super::tape::{grad_of, read_and_write, read_contiguous};
 use crate::activation::{cast, Activation, Float};
 use crate::activations::*;
 use crate::elsa::Elsa;
@@ -166,7 +167,7 @@ impl<A: Activation, E: Dtype + Float> ActivationLayer<A, E, Cpu> {
         // recorded on the tape when needed, routing the gradient back to the original).
         let x = x.try_contiguous()?;
         let (x, mut tape) = x.split_tape();
-        let x_data = super::conv::read_contiguous(&x);
+        let x_data = read_contiguous(&x);
         let params = self.param_vector();
         let mut out = vec![E::zero(); x_data.len()];
         fused::forward(&self.activation, &params, noise, &x_data, &mut out);
@@ -178,19 +179,11 @@ impl<A: Activation, E: Dtype + Float> ActivationLayer<A, E, Cpu> {
             let activation = self.activation.clone();
             drop(x);
             tape.add_backward_op(move |grads| {
-                grads.try_alloc_for(&y_ghost)?;
-                grads.try_alloc_for(&x_ghost)?;
-                let grad_y: *const E = grads.get_or_alloc_mut(&y_ghost)?.as_ptr();
-                let grad_x = grads.get_or_alloc_mut(&x_ghost)?;
-                if grad_x.len() != x_data.len() {
+                let (grad_y, grad_x) =
+                    read_and_write(grads, grad_of!(&y_ghost), grad_of!(&x_ghost))?;
+                if grad_x.len() != x_data.len() || grad_y.len() != x_data.len() {
                     return Err(CpuError::WrongNumElements);
                 }
-                // SAFETY: `y` was created above with a fresh id, so its gradient is a
-                // different entry (a different heap buffer) than `x`'s. Both entries exist
-                // and no entry is inserted or removed while the two slices live, so the
-                // buffer behind `grad_y` is neither moved, freed nor mutably aliased. `y` is
-                // contiguous with as many elements as `x`.
-                let grad_y: &[E] = unsafe { std::slice::from_raw_parts(grad_y, x_data.len()) };
                 let sums = fused::backward(&activation, &params, noise, &x_data, grad_y, grad_x);
                 for (ghost, sum) in param_ghosts.iter().zip(sums) {
                     let grad = grads.get_or_alloc_mut(ghost)?;

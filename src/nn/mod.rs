@@ -3,13 +3,17 @@
 pub mod composed;
 pub mod conv;
 pub mod conv_pool;
+mod dims;
 pub mod fused;
 pub mod layer;
 pub mod mnist_conv;
 pub mod pool;
 mod simd;
+mod tape;
 #[cfg(test)]
 mod test_support;
 
 pub use layer::{Act, ActivationLayer, LayerError};
 pub use mnist_conv::{ImageInput, MnistConv, MnistConvNet, MnistInput};
+#[doc(hidden)]
+pub use simd::force_portable;

@@ -71,11 +71,12 @@ use dfdx::nn::{Module, NonMutableModule, ZeroSizedModule};
 use dfdx::shapes::{Const, Dim, Dtype, HasShape};
 use dfdx::tensor::{Cpu, CpuError, PutTape, SplitTape, Tape, Tensor, TensorFromVec};
 use dfdx::tensor_ops::ReshapeTo;
-use num_traits::Float;
 use rayon::prelude::*;
 
-use super::conv::read_contiguous;
+use super::dims::PoolDims;
 use super::simd::with_simd;
+use super::tape::{grad_of, read_and_write, read_contiguous};
+use crate::activation::Float;
 
 /// Max pooling over `K`x`K` windows with stride `K` and no padding
 /// (PyTorch's `MaxPool2d(K)`). See the [module docs](self).
@@ -173,26 +174,13 @@ where
         let out_ghost = out.ghost();
         drop(x);
         tape.add_backward_op(move |grads| {
-            grads.try_alloc_for(&out_ghost)?;
-            grads.try_alloc_for(&x_ghost)?;
-            let grad_out = grads.get_or_alloc_mut(&out_ghost)?;
-            if grad_out.len() < d.planes * d.ho * d.wo {
+            let (grad_out, grad_x) =
+                read_and_write(grads, grad_of!(&out_ghost), grad_of!(&x_ghost))?;
+            let out_len = d.planes * d.ho * d.wo;
+            if grad_out.len() < out_len || grad_x.len() < in_len {
                 return Err(CpuError::WrongNumElements);
             }
-            let grad_out: *const E = grad_out.as_ptr();
-            let grad_x = grads.get_or_alloc_mut(&x_ghost)?;
-            if grad_x.len() < in_len {
-                return Err(CpuError::WrongNumElements);
-            }
-            // SAFETY: `out_ghost` is the ghost of the tensor created above by
-            // `try_tensor_from_vec`, which has a fresh unique id, so its
-            // gradient is a different entry (and heap buffer) of `grads` than
-            // the one of `x_ghost`. Both entries exist (`try_alloc_for`
-            // above) and none is inserted or removed while the slices live,
-            // so the buffer is not moved, freed or mutably aliased. Its length
-            // was checked above.
-            let grad_out: &[E] =
-                unsafe { std::slice::from_raw_parts(grad_out, d.planes * d.ho * d.wo) };
+            let grad_out = &grad_out[..out_len];
             pool_backward(&d, &argmax, grad_out, &mut grad_x[..in_len]);
             Ok(())
         });
@@ -202,28 +190,6 @@ where
 
 /// Output of a batched forward: `(B, C, usize, usize)` on the Cpu.
 type Pooled<B, C, E, T> = Tensor<(B, C, usize, usize), E, Cpu, T>;
-
-/// Runtime sizes of one pooling call.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PoolDims {
-    /// batch * channels
-    pub(crate) planes: usize,
-    pub(crate) h: usize,
-    pub(crate) w: usize,
-    pub(crate) ho: usize,
-    pub(crate) wo: usize,
-}
-
-impl PoolDims {
-    /// Planes per parallel task: split over rayon's threads, but keep at
-    /// least ~16k input elements per task so tiny inputs stay on one thread.
-    fn per_task(&self) -> usize {
-        let plane = (self.h * self.w).max(1);
-        let min_planes = (1usize << 14).div_ceil(plane);
-        let even = self.planes.div_ceil(rayon::current_num_threads().max(1));
-        even.max(min_planes).max(1)
-    }
-}
 
 /// Index (within its plane) and value of the maximum of window `(oh, ow)`:
 /// first maximum on ties, the last NaN if there is one (PyTorch semantics).
@@ -306,7 +272,7 @@ fn pool_planes<const K: usize, E: Float>(d: &PoolDims, x: &[E], out: &mut [E], a
 /// [`pool_forward`] of one plane for 2x2 windows, the common case. Same selection rule as
 /// [`window_argmax`] (first maximum on ties, last NaN).
 ///
-/// Works on [`LANES`] windows of a row at a time, as arrays (a row's last, partial block too,
+/// Works on [`WINDOWS_PER_BLOCK`] windows of a row at a time, as arrays (a row's last, partial block too,
 /// copied into a padded array), with selects rather than branches: which element of a window
 /// wins is data dependent, so branches are mispredicted, and scalar code with branches made
 /// pooling cost more than the convolution before it. This is the form the compiler turns
@@ -322,12 +288,12 @@ fn pool_plane_2x2<E: Float>(plane: &[E], d: &PoolDims, out: &mut [E], argmax: &m
         let arg_row = &mut argmax[oh * wo..(oh + 1) * wo];
         let mut ow = 0;
         while ow < wo {
-            let n = LANES.min(wo - ow);
-            let pairs = |row: &[E]| -> [E; 2 * LANES] {
-                match row.get(2 * ow..2 * (ow + LANES)) {
-                    Some(full) => full.try_into().expect("2 * LANES elements"),
+            let n = WINDOWS_PER_BLOCK.min(wo - ow);
+            let pairs = |row: &[E]| -> [E; 2 * WINDOWS_PER_BLOCK] {
+                match row.get(2 * ow..2 * (ow + WINDOWS_PER_BLOCK)) {
+                    Some(full) => full.try_into().expect("2 * WINDOWS_PER_BLOCK elements"),
                     None => {
-                        let mut block = [E::zero(); 2 * LANES];
+                        let mut block = [E::zero(); 2 * WINDOWS_PER_BLOCK];
                         block[..2 * n].copy_from_slice(&row[2 * ow..2 * (ow + n)]);
                         block
                     }
@@ -336,13 +302,13 @@ fn pool_plane_2x2<E: Float>(plane: &[E], d: &PoolDims, out: &mut [E], argmax: &m
             let (t, b) = (pairs(top), pairs(bottom));
             // the window's four elements in row-major order, and their offsets from its first
             let candidates = [(&t, 1, 1), (&b, 0, w), (&b, 1, w + 1)];
-            let mut best = [E::zero(); LANES];
-            let mut offset = [0u32; LANES];
-            for l in 0..LANES {
+            let mut best = [E::zero(); WINDOWS_PER_BLOCK];
+            let mut offset = [0u32; WINDOWS_PER_BLOCK];
+            for l in 0..WINDOWS_PER_BLOCK {
                 best[l] = t[2 * l];
             }
             for (row, column, off) in candidates {
-                for l in 0..LANES {
+                for l in 0..WINDOWS_PER_BLOCK {
                     let v = row[2 * l + column];
                     let take = v > best[l] || v.is_nan();
                     best[l] = if take { v } else { best[l] };
@@ -361,7 +327,7 @@ fn pool_plane_2x2<E: Float>(plane: &[E], d: &PoolDims, out: &mut [E], argmax: &m
 }
 
 /// Windows per block of [`pool_plane_2x2`].
-const LANES: usize = 8;
+const WINDOWS_PER_BLOCK: usize = 8;
 
 /// Accumulates `grad_out` into `dx` at each window's argmax, as recorded by
 /// the forward pass.

@@ -20,7 +20,7 @@ pub(crate) fn sgd_losses<M, E, const CI: usize, const CO: usize>(
     steps: usize,
 ) -> Vec<E>
 where
-    E: Dtype + num_traits::Float,
+    E: Dtype + crate::activation::Float,
     Cpu: Device<E>,
     M: TensorCollection<E, Cpu>
         + ModuleMut<Maps<CI, E, OwnedTape<E, Cpu>>, Output = Maps<CO, E, OwnedTape<E, Cpu>>>,

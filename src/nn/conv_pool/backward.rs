@@ -6,33 +6,33 @@
 //!
 //! * **channels last** (8 input channels or more): each image's input is copied pixel by
 //!   pixel with its channels in arrays of [`WIDE`] (one AVX-512 register of `f32`), so that
-//!   a hit's whole `K`x`K` patch is `K * K` arrays, summed with fused multiply-adds in
+//!   a hit's whole `K`x`K` patch is `K * K` arrays, summed with multiply-adds (FMA where the CPU has it) in
 //!   registers over all of an output channel's hits ([`ChannelBlock::weight_patch`]);
 //! * **kernel rows** (fewer input channels, e.g. a network's first layer): each kernel row
-//!   is one `[E; LANES]` array ([`weight_rows`]), so that a single channel does not waste a
+//!   is one `[E; ROW_LANES]` array ([`weight_rows`]), so that a single channel does not waste a
 //!   register on one value.
 //!
 //! The input gradient is added hit by hit into a channels-last copy of the image's
-//! gradient ([`input_patches`]). (Summing the hits that share a window position in
-//! registers first, or the same loop over `WIDE` arrays with fused multiply-adds, measured
-//! slower.)
+//! gradient ([`input_patches`]); `benches/layers.rs` times the alternatives.
 
-use num_traits::Float;
 use rayon::prelude::*;
 
-use crate::nn::conv::ConvDims;
-use crate::nn::pool::PoolDims;
+use crate::activation::Float;
+use crate::nn::dims::{ConvDims, PoolDims};
 use crate::nn::simd::{mul_add, with_fma, with_simd};
 
-/// Lanes of the kernel-row form: one kernel row (K <= LANES values) is handled as one
-/// `[E; LANES]` array, which the compiler maps onto a vector register.
-const LANES: usize = 8;
+/// Lanes of the kernel-row form: one kernel row (K <= ROW_LANES values) is handled as one
+/// `[E; ROW_LANES]` array, which the compiler maps onto a vector register.
+const ROW_LANES: usize = 8;
+
+/// Input channels per array of the input gradient's channels-last loop ([`input_patches`]).
+const DX_LANES: usize = 8;
 
 /// Input channels per array of the channels-last form.
 const WIDE: usize = 16;
 
 /// The fewest input channels for which the weight gradient is computed channels last.
-const CHANNELS_LAST_MIN: usize = LANES;
+const CHANNELS_LAST_MIN: usize = 8;
 
 /// Arrays of sums a channels-last kernel keeps in registers (of AVX-512's 32): a block of
 /// `CH` channel arrays of a `K`x`K` patch holds `K * K * CH` of them.
@@ -83,7 +83,7 @@ pub(super) fn backward<const K: usize, E: Float + Send + Sync>(
     let w_cl = match dx {
         Some(_) => {
             let mut w_cl = Vec::new();
-            to_channels_last::<LANES, E>(w, d.c_in, K * K, &mut w_cl);
+            to_channels_last::<DX_LANES, E>(w, d.c_in, K * K, &mut w_cl);
             w_cl
         }
         None => Vec::new(),
@@ -135,15 +135,15 @@ struct TaskImages<'a, E> {
     grad_out: &'a [E],
     argmax: &'a [u32],
     pooled_ch: usize,
-    w_cl: &'a [[E; LANES]],
+    w_cl: &'a [[E; DX_LANES]],
 }
 
 /// How the weight gradient is summed (see the module's documentation).
 #[derive(Clone, Copy, PartialEq)]
 enum WeightLayout {
-    /// `[E; LANES]` per kernel row, lanes `K..` dropped at the end.
+    /// `[E; ROW_LANES]` per kernel row, lanes `K..` dropped at the end.
     Rows,
-    /// The exact `(OUT, IN, K, K)` array, for kernels wider than `LANES`.
+    /// The exact `(OUT, IN, K, K)` array, for kernels wider than `ROW_LANES`.
     Exact,
     /// `(OUT, K, K, chunks)` arrays of `WIDE` input channels.
     ChannelsLast,
@@ -153,7 +153,7 @@ impl WeightLayout {
     fn of<const K: usize>(d: &ConvDims) -> Self {
         if d.c_in >= CHANNELS_LAST_MIN {
             WeightLayout::ChannelsLast
-        } else if K <= LANES {
+        } else if K <= ROW_LANES {
             WeightLayout::Rows
         } else {
             WeightLayout::Exact
@@ -165,7 +165,7 @@ impl WeightLayout {
 struct TaskGradients<E> {
     layout: WeightLayout,
     /// The weight gradient in `layout`'s form (one of the three).
-    dw_rows: Vec<[E; LANES]>,
+    dw_rows: Vec<[E; ROW_LANES]>,
     dw: Vec<E>,
     dw_cl: Vec<[E; WIDE]>,
     db: Vec<E>,
@@ -176,8 +176,8 @@ struct TaskGradients<E> {
     /// The current image's input, channels last (for [`WeightLayout::ChannelsLast`]).
     x_image: Vec<[E; WIDE]>,
     /// The current image's input gradient, channels last: pixel by pixel, its channels
-    /// in `ceil(IN / LANES)` arrays (lanes past `IN` unused).
-    dx_image: Vec<[E; LANES]>,
+    /// in `ceil(IN / DX_LANES)` arrays (lanes past `IN` unused).
+    dx_image: Vec<[E; DX_LANES]>,
 }
 
 impl<E: Float> TaskGradients<E> {
@@ -187,7 +187,7 @@ impl<E: Float> TaskGradients<E> {
         let chunks = d.c_in.div_ceil(WIDE);
         TaskGradients {
             layout,
-            dw_rows: vec![[E::zero(); LANES]; len(WeightLayout::Rows, d.c_out * d.c_in * K)],
+            dw_rows: vec![[E::zero(); ROW_LANES]; len(WeightLayout::Rows, d.c_out * d.c_in * K)],
             dw: vec![E::zero(); len(WeightLayout::Exact, d.weight_len())],
             dw_cl: vec![
                 [E::zero(); WIDE];
@@ -234,7 +234,7 @@ impl<E: Float> TaskGradients<E> {
         let d = images.d;
         let plane = d.h * d.w;
         let chunks = d.c_in.div_ceil(WIDE);
-        let dx_chunks = d.c_in.div_ceil(LANES);
+        let dx_chunks = d.c_in.div_ceil(DX_LANES);
         let pooled_img = d.c_out * images.pooled_ch;
         let n = images.grad_out.len() / pooled_img;
         for img in 0..n {
@@ -247,7 +247,8 @@ impl<E: Float> TaskGradients<E> {
             }
             if dx.is_some() {
                 self.dx_image.clear();
-                self.dx_image.resize(plane * dx_chunks, [E::zero(); LANES]);
+                self.dx_image
+                    .resize(plane * dx_chunks, [E::zero(); DX_LANES]);
             }
             for o in 0..d.c_out {
                 let channel = o * images.pooled_ch..(o + 1) * images.pooled_ch;
@@ -302,7 +303,7 @@ impl<E: Float> TaskGradients<E> {
             if let Some(dx) = dx.as_deref_mut() {
                 let dst = &mut dx[img * d.in_img()..(img + 1) * d.in_img()];
                 for (c, dst) in dst.chunks_exact_mut(plane).enumerate() {
-                    let (chunk, lane) = (c / LANES, c % LANES);
+                    let (chunk, lane) = (c / DX_LANES, c % DX_LANES);
                     for (pixel, v) in dst.iter_mut().enumerate() {
                         *v = *v + self.dx_image[pixel * dx_chunks + chunk][lane];
                     }
@@ -396,7 +397,7 @@ impl ChannelBlock {
     /// channels last, both as flat values with `stride` values per pixel: the `K * K` cells
     /// of `N` sums stay in registers over all the hits.
     #[inline(always)]
-    fn weight_patch_with<const K: usize, const N: usize, const FUSED: bool, E: Float>(
+    fn weight_patch_with<const K: usize, const N: usize, const FMA: bool, E: Float>(
         first: usize,
         stride: usize,
         hits: &[Hit<E>],
@@ -421,7 +422,7 @@ impl ChannelBlock {
                         .expect("N values");
                     let mut s = *sum;
                     for l in 0..N {
-                        s[l] = mul_add::<FUSED, E>(g, v[l], s[l]);
+                        s[l] = mul_add::<FMA, E>(g, v[l], s[l]);
                     }
                     *sum = s;
                 }
@@ -441,12 +442,12 @@ impl ChannelBlock {
     }
 }
 
-/// `LANES` elements of `x` from `at`, zeros where `x` ends.
+/// `ROW_LANES` elements of `x` from `at`, zeros where `x` ends.
 #[inline(always)]
-fn load_lanes<E: Float>(x: &[E], at: usize) -> [E; LANES] {
-    let mut v = [E::zero(); LANES];
+fn load_lanes<E: Float>(x: &[E], at: usize) -> [E; ROW_LANES] {
+    let mut v = [E::zero(); ROW_LANES];
     let tail = x.get(at..).unwrap_or(&[]);
-    let n = tail.len().min(LANES);
+    let n = tail.len().min(ROW_LANES);
     v[..n].copy_from_slice(&tail[..n]);
     v
 }
@@ -460,18 +461,18 @@ fn weight_rows<const K: usize, E: Float>(
     hits: &[Hit<E>],
     x: &[E],
     width: usize,
-    dw: &mut [[E; LANES]],
+    dw: &mut [[E; ROW_LANES]],
 ) {
-    let mut acc = [[E::zero(); LANES]; K];
-    let span = (K - 1) * width + LANES;
+    let mut acc = [[E::zero(); ROW_LANES]; K];
+    let span = (K - 1) * width + ROW_LANES;
     for hit in hits {
         let g = hit.grad;
         if let Some(patch) = x.get(hit.at as usize..hit.at as usize + span) {
             for (ki, acc) in acc.iter_mut().enumerate() {
-                let row: &[E; LANES] = patch[ki * width..ki * width + LANES]
+                let row: &[E; ROW_LANES] = patch[ki * width..ki * width + ROW_LANES]
                     .try_into()
-                    .expect("LANES elements");
-                for l in 0..LANES {
+                    .expect("ROW_LANES elements");
+                for l in 0..ROW_LANES {
                     acc[l] = acc[l] + g * row[l];
                 }
             }
@@ -479,14 +480,14 @@ fn weight_rows<const K: usize, E: Float>(
             // the last rows of the batch: lanes past its end read as zeros
             for (ki, acc) in acc.iter_mut().enumerate() {
                 let row = load_lanes(x, hit.at as usize + ki * width);
-                for l in 0..LANES {
+                for l in 0..ROW_LANES {
                     acc[l] = acc[l] + g * row[l];
                 }
             }
         }
     }
     for (dst, acc) in dw.iter_mut().zip(&acc) {
-        for l in 0..LANES {
+        for l in 0..ROW_LANES {
             dst[l] = dst[l] + acc[l];
         }
     }
@@ -494,7 +495,7 @@ fn weight_rows<const K: usize, E: Float>(
 
 /// `(groups, channels, positions)` values (row-major) into `out` as `(groups, positions,
 /// chunks)` arrays of `L` channels, `chunks = ceil(channels / L)`, zero past `channels`: the
-/// channels-last layout of the weight (`L = LANES`, for the input gradient's loop) and of
+/// channels-last layout of the weight (`L = DX_LANES`, for the input gradient's loop) and of
 /// each image's input (`L = WIDE`, for the weight gradient's).
 fn to_channels_last<const L: usize, E: Float>(
     values: &[E],
@@ -527,10 +528,10 @@ fn to_channels_last<const L: usize, E: Float>(
 #[inline(always)]
 fn input_patches<const K: usize, E: Float>(
     hits: &[Hit<E>],
-    w: &[[E; LANES]],
+    w: &[[E; DX_LANES]],
     width: usize,
     chunks: usize,
-    dx: &mut [[E; LANES]],
+    dx: &mut [[E; DX_LANES]],
 ) {
     let run = K * chunks;
     for hit in hits {
@@ -543,7 +544,7 @@ fn input_patches<const K: usize, E: Float>(
                 // whole arrays in and out: the form the compiler turns into vector code
                 // (element by element in memory, it did not)
                 let mut sum = *dst;
-                for l in 0..LANES {
+                for l in 0..DX_LANES {
                     sum[l] = sum[l] + g * src[l];
                 }
                 *dst = sum;
@@ -553,7 +554,7 @@ fn input_patches<const K: usize, E: Float>(
 }
 
 /// The weight gradient of one output channel over the hits, element by element (for kernels
-/// wider than `LANES` on few channels): `x` is the image, `dw` the channel's `(IN, K, K)`
+/// wider than `ROW_LANES` on few channels): `x` is the image, `dw` the channel's `(IN, K, K)`
 /// weight gradient.
 fn exact_weight_patches<const K: usize, E: Float>(
     d: &ConvDims,

@@ -2,10 +2,10 @@
 //! output channels, pooled while the image's convolution output is still in cache.
 //!
 //! The convolution of one image is written channels last (pixel by pixel, the output channels
-//! in arrays of [`LANES`]), so that both steps are vector code without shuffles:
+//! in arrays of [`OUT_LANES`]), so that both steps are vector code without shuffles:
 //!
 //! * convolution: for a run of up to 8 pixels of a row and one array of output channels, the
-//!   sums stay in registers; each weight array (`LANES` output channels of one input tap) is
+//!   sums stay in registers; each weight array (`OUT_LANES` output channels of one input tap) is
 //!   multiplied by each pixel's input value and added;
 //! * pooling: a window's elements are whole arrays, compared lane by lane in the window's
 //!   row-major order with selects (first maximum on ties, the last NaN), the same rule as
@@ -14,32 +14,31 @@
 //! Compared with im2col and a GEMM this copies no input into columns and packs no operands for
 //! every image, and the full-size convolution output never leaves a per-thread buffer.
 
-use num_traits::Float;
 use rayon::prelude::*;
 
-use crate::nn::conv::ConvDims;
-use crate::nn::pool::PoolDims;
+use crate::activation::Float;
+use crate::nn::dims::{ConvDims, PoolDims};
 use crate::nn::simd::{mul_add, with_fma, with_simd};
 
 /// Output channels per array.
-pub(super) const LANES: usize = 8;
+pub(super) const OUT_LANES: usize = 8;
 
 /// The weights and bias in the kernel's layout: `(IN, K, K, chunks)` and `(chunks)` arrays of
-/// `LANES` output channels each, `chunks = ceil(OUT / LANES)`, zero past `OUT`.
+/// `OUT_LANES` output channels each, `chunks = ceil(OUT / OUT_LANES)`, zero past `OUT`.
 pub(super) struct ChannelsLast<E> {
-    weight: Vec<[E; LANES]>,
-    bias: Vec<[E; LANES]>,
+    weight: Vec<[E; OUT_LANES]>,
+    bias: Vec<[E; OUT_LANES]>,
     chunks: usize,
 }
 
 impl<E: Float> ChannelsLast<E> {
     pub(super) fn new(d: &ConvDims, w: &[E], b: &[E]) -> Self {
-        let chunks = d.c_out.div_ceil(LANES);
+        let chunks = d.c_out.div_ceil(OUT_LANES);
         let kk = d.k * d.k;
-        let mut weight = vec![[E::zero(); LANES]; d.c_in * kk * chunks];
-        let mut bias = vec![[E::zero(); LANES]; chunks];
+        let mut weight = vec![[E::zero(); OUT_LANES]; d.c_in * kk * chunks];
+        let mut bias = vec![[E::zero(); OUT_LANES]; chunks];
         for o in 0..d.c_out {
-            let (chunk, lane) = (o / LANES, o % LANES);
+            let (chunk, lane) = (o / OUT_LANES, o % OUT_LANES);
             bias[chunk][lane] = b[o];
             for c in 0..d.c_in {
                 for t in 0..kk {
@@ -79,11 +78,11 @@ pub(super) fn forward<const K: usize, E: Float + Send + Sync>(
         .zip(argmax.par_chunks_mut(per_task * pooled_img))
         .zip(x.par_chunks(per_task * d.in_img()))
         .for_each(|((out, argmax), x)| {
-            let mut conv = vec![[E::zero(); LANES]; d.p() * weights.chunks];
+            let mut conv = vec![[E::zero(); OUT_LANES]; d.p() * weights.chunks];
             let pooled_arrays = pd.ho * pd.wo * weights.chunks;
             let mut pooled = Pooled {
-                max: vec![[E::zero(); LANES]; pooled_arrays],
-                at: vec![[0; LANES]; pooled_arrays],
+                max: vec![[E::zero(); OUT_LANES]; pooled_arrays],
+                at: vec![[0; OUT_LANES]; pooled_arrays],
             };
             let images = out
                 .chunks_exact_mut(pooled_img)
@@ -118,31 +117,31 @@ pub(super) fn forward<const K: usize, E: Float + Send + Sync>(
 /// multiply-add units busy (a single sum would wait on its previous addition every time)
 /// and few enough to stay in registers.
 #[inline(always)]
-fn convolve_image<const K: usize, const FUSED: bool, E: Float>(
+fn convolve_image<const K: usize, const FMA: bool, E: Float>(
     d: &ConvDims,
     pd: &PoolDims,
     pool: usize,
     x: &[E],
     weights: &ChannelsLast<E>,
-    conv: &mut [[E; LANES]],
+    conv: &mut [[E; OUT_LANES]],
 ) {
     let (rows, cols) = (pd.ho * pool, pd.wo * pool);
     for y in 0..rows {
         let mut x0 = 0;
         while x0 + 8 <= cols {
-            pixel_run::<K, 8, 1, FUSED, E>(d, x, weights, y, x0, conv);
+            pixel_run::<K, 8, 1, FMA, E>(d, x, weights, y, x0, conv);
             x0 += 8;
         }
         if x0 + 4 <= cols {
-            pixel_run::<K, 4, 2, FUSED, E>(d, x, weights, y, x0, conv);
+            pixel_run::<K, 4, 2, FMA, E>(d, x, weights, y, x0, conv);
             x0 += 4;
         }
         if x0 + 2 <= cols {
-            pixel_run::<K, 2, 4, FUSED, E>(d, x, weights, y, x0, conv);
+            pixel_run::<K, 2, 4, FMA, E>(d, x, weights, y, x0, conv);
             x0 += 2;
         }
         if x0 < cols {
-            pixel_run::<K, 1, 4, FUSED, E>(d, x, weights, y, x0, conv);
+            pixel_run::<K, 1, 4, FMA, E>(d, x, weights, y, x0, conv);
         }
     }
 }
@@ -150,21 +149,21 @@ fn convolve_image<const K: usize, const FUSED: bool, E: Float>(
 /// The convolution at pixels `(y, x0..x0 + PX)`, every output channel, into `conv`: `CB`
 /// arrays of output channels at a time, then the rest one by one.
 #[inline(always)]
-fn pixel_run<const K: usize, const PX: usize, const CB: usize, const FUSED: bool, E: Float>(
+fn pixel_run<const K: usize, const PX: usize, const CB: usize, const FMA: bool, E: Float>(
     d: &ConvDims,
     x: &[E],
     weights: &ChannelsLast<E>,
     y: usize,
     x0: usize,
-    conv: &mut [[E; LANES]],
+    conv: &mut [[E; OUT_LANES]],
 ) {
     let mut chunk = 0;
     while chunk + CB <= weights.chunks {
-        pixel_block::<K, PX, CB, FUSED, E>(d, x, weights, y, x0, chunk, conv);
+        pixel_block::<K, PX, CB, FMA, E>(d, x, weights, y, x0, chunk, conv);
         chunk += CB;
     }
     while chunk < weights.chunks {
-        pixel_block::<K, PX, 1, FUSED, E>(d, x, weights, y, x0, chunk, conv);
+        pixel_block::<K, PX, 1, FMA, E>(d, x, weights, y, x0, chunk, conv);
         chunk += 1;
     }
 }
@@ -172,17 +171,17 @@ fn pixel_run<const K: usize, const PX: usize, const CB: usize, const FUSED: bool
 /// The convolution at pixels `(y, x0..x0 + PX)` for the output channels of arrays
 /// `chunk0..chunk0 + CB`, the `PX * CB` sums in registers over every input tap.
 #[inline(always)]
-fn pixel_block<const K: usize, const PX: usize, const CB: usize, const FUSED: bool, E: Float>(
+fn pixel_block<const K: usize, const PX: usize, const CB: usize, const FMA: bool, E: Float>(
     d: &ConvDims,
     x: &[E],
     weights: &ChannelsLast<E>,
     y: usize,
     x0: usize,
     chunk0: usize,
-    conv: &mut [[E; LANES]],
+    conv: &mut [[E; OUT_LANES]],
 ) {
     let (plane, chunks) = (d.h * d.w, weights.chunks);
-    let mut acc = [[[E::zero(); LANES]; PX]; CB];
+    let mut acc = [[[E::zero(); OUT_LANES]; PX]; CB];
     for (cb, acc) in acc.iter_mut().enumerate() {
         *acc = [weights.bias[chunk0 + cb]; PX];
     }
@@ -196,8 +195,8 @@ fn pixel_block<const K: usize, const PX: usize, const CB: usize, const FUSED: bo
                 for (wv, acc) in tap.iter().zip(acc.iter_mut()) {
                     for (p, acc) in acc.iter_mut().enumerate() {
                         let v = inputs[kj + p];
-                        for l in 0..LANES {
-                            acc[l] = mul_add::<FUSED, E>(wv[l], v, acc[l]);
+                        for l in 0..OUT_LANES {
+                            acc[l] = mul_add::<FMA, E>(wv[l], v, acc[l]);
                         }
                     }
                 }
@@ -213,8 +212,8 @@ fn pixel_block<const K: usize, const PX: usize, const CB: usize, const FUSED: bo
 
 /// One image's pooled maps and argmax, channels last (`(pooled h, pooled w, chunks)` arrays).
 struct Pooled<E> {
-    max: Vec<[E; LANES]>,
-    at: Vec<[u32; LANES]>,
+    max: Vec<[E; OUT_LANES]>,
+    at: Vec<[u32; OUT_LANES]>,
 }
 
 /// Max pooling of one image's channels-last convolution into `out` and `argmax`
@@ -226,7 +225,7 @@ fn pool_image<E: Float>(
     d: &ConvDims,
     pd: &PoolDims,
     pool: usize,
-    conv: &[[E; LANES]],
+    conv: &[[E; OUT_LANES]],
     chunks: usize,
     pooled: &mut Pooled<E>,
     out: &mut [E],
@@ -239,12 +238,12 @@ fn pool_image<E: Float>(
                 let first = (pool * r) * d.wo + pool * s;
                 let mut best = conv[first * chunks + chunk];
                 // fits: the layer checked that an input plane's size fits in u32
-                let mut best_at = [((pool * r) * d.w + pool * s) as u32; LANES];
+                let mut best_at = [((pool * r) * d.w + pool * s) as u32; OUT_LANES];
                 for i in 0..pool {
                     for j in 0..pool {
                         let v = conv[((pool * r + i) * d.wo + pool * s + j) * chunks + chunk];
                         let at = ((pool * r + i) * d.w + pool * s + j) as u32;
-                        for l in 0..LANES {
+                        for l in 0..OUT_LANES {
                             let take = v[l] > best[l] || v[l].is_nan();
                             best[l] = if take { v[l] } else { best[l] };
                             best_at[l] = if take { at } else { best_at[l] };
@@ -260,7 +259,7 @@ fn pool_image<E: Float>(
     // channels last to the output's channels first: element by element, but from memory
     // rather than from vector registers lane by lane
     for o in 0..d.c_out {
-        let (chunk, lane) = (o / LANES, o % LANES);
+        let (chunk, lane) = (o / OUT_LANES, o % OUT_LANES);
         let out = &mut out[o * pooled_ch..(o + 1) * pooled_ch];
         let argmax = &mut argmax[o * pooled_ch..(o + 1) * pooled_ch];
         for (q, (out, argmax)) in out.iter_mut().zip(argmax).enumerate() {
@@ -276,9 +275,9 @@ mod tests {
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
     /// The kernel as run on CPUs without FMA (a separate multiply and add) gives the sums of
-    /// the fused form up to rounding; the layer's tests cover the form this CPU runs.
+    /// the FMA form up to rounding; the layer's tests cover the form this CPU runs.
     #[test]
-    fn separate_and_fused_multiply_add_agree() {
+    fn separate_and_fma_multiply_add_agree() {
         let mut rng = StdRng::seed_from_u64(3);
         let d = ConvDims::new(1, 3, 11, 3, 9, 10).expect("fits");
         let pd = PoolDims {
@@ -295,16 +294,16 @@ mod tests {
         let w = random(d.weight_len(), &mut rng);
         let b = random(d.c_out, &mut rng);
         let weights = ChannelsLast::new(&d, &w, &b);
-        let mut fused = vec![[0.0; LANES]; d.p() * weights.chunks];
-        let mut separate = fused.clone();
-        convolve_image::<3, true, f64>(&d, &pd, 2, &x, &weights, &mut fused);
+        let mut fma = vec![[0.0; OUT_LANES]; d.p() * weights.chunks];
+        let mut separate = fma.clone();
+        convolve_image::<3, true, f64>(&d, &pd, 2, &x, &weights, &mut fma);
         convolve_image::<3, false, f64>(&d, &pd, 2, &x, &weights, &mut separate);
         let mut checked = 0;
         for y in 0..2 * pd.ho {
             for col in 0..2 * pd.wo {
                 for o in 0..d.c_out {
-                    let at = (y * d.wo + col) * weights.chunks + o / LANES;
-                    let (f, s) = (fused[at][o % LANES], separate[at][o % LANES]);
+                    let at = (y * d.wo + col) * weights.chunks + o / OUT_LANES;
+                    let (f, s) = (fma[at][o % OUT_LANES], separate[at][o % OUT_LANES]);
                     let mut direct = b[o];
                     for c in 0..d.c_in {
                         for ki in 0..3 {
@@ -314,7 +313,7 @@ mod tests {
                             }
                         }
                     }
-                    assert!((f - direct).abs() < 1e-12, "fused {f} vs {direct}");
+                    assert!((f - direct).abs() < 1e-12, "FMA {f} vs {direct}");
                     assert!((s - direct).abs() < 1e-12, "separate {s} vs {direct}");
                     checked += 1;
                 }

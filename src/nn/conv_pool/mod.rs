@@ -32,16 +32,16 @@
 //! use dfdx::prelude::*;
 //!
 //! let dev = Cpu::default();
-//! let fused = dev.build_module::<ConvPool2D<1, 4, 3, 2>, f32>();
+//! let combined = dev.build_module::<ConvPool2D<1, 4, 3, 2>, f32>();
 //! let x: Tensor<(usize, Const<1>, usize, usize), f32, _> =
 //!     dev.sample_normal_like(&(2, Const, 10, 10));
-//! let y = fused.forward(x.clone());
+//! let y = combined.forward(x.clone());
 //! assert_eq!(y.shape(), &(2, Const::<4>, 4, 4));
 //!
 //! // the same as the two layers, with the same weight and bias, up to rounding
 //! let mut conv = dev.build_module::<Conv2D<1, 4, 3>, f32>();
-//! conv.weight = fused.weight.clone();
-//! conv.bias = fused.bias.clone();
+//! conv.weight = combined.weight.clone();
+//! conv.bias = combined.bias.clone();
 //! let separate = MaxPool2D::<2>.forward(conv.forward(x));
 //! for (a, b) in y.as_vec().iter().zip(separate.as_vec()) {
 //!     assert!((a - b).abs() < 1e-5);
@@ -57,13 +57,12 @@ use dfdx::nn::{
 use dfdx::shapes::{Const, Dim, Dtype, Rank1, Rank4};
 use dfdx::tensor::{Cpu, CpuError, Storage, Tape, Tensor};
 use dfdx::tensor_ops::Device;
-use num_traits::Float;
 use rand::distributions::uniform::SampleUniform;
 
-use super::conv::{
-    conv_init, forward_one_image, record_conv_op, BatchedOut, ConvDims, ConvOpOutput,
-};
-use super::pool::PoolDims;
+use super::conv::conv_init;
+use super::dims::{ConvDims, PoolDims};
+use super::tape::{forward_one_image, record_conv_op, BatchedOut, ConvOpOutput};
+use crate::activation::Float;
 
 mod backward;
 mod forward;
@@ -310,7 +309,7 @@ mod tests {
         }
     }
 
-    /// The fused layer and `Conv2D` then `MaxPool2D` with the same parameters, on the same
+    /// The combined layer and `Conv2D` then `MaxPool2D` with the same parameters, on the same
     /// input and upstream gradient.
     fn both<const IN: usize, const OUT: usize, const K: usize, const P: usize, E>(
         x: &Maps<IN, E>,
@@ -322,17 +321,17 @@ mod tests {
         Cpu: Device<E>,
     {
         let dev = x.device().clone();
-        let mut fused = dev.build_module::<ConvPool2D<IN, OUT, K, P>, E>();
+        let mut combined = dev.build_module::<ConvPool2D<IN, OUT, K, P>, E>();
         if zero_weights {
-            fused.weight = dev.zeros();
+            combined.weight = dev.zeros();
         }
         let conv = DeviceConv2D::<IN, OUT, K, E, Cpu> {
-            weight: fused.weight.clone(),
-            bias: fused.bias.clone(),
+            weight: combined.weight.clone(),
+            bias: combined.bias.clone(),
         };
-        let y_fused = fused.forward(x.leaky_trace());
-        let r: Vec<E> = (0..y_fused.shape().num_elements()).map(&r_of).collect();
-        let a = run_of(y_fused, x, &fused.weight, &fused.bias, &r);
+        let y_combined = combined.forward(x.leaky_trace());
+        let r: Vec<E> = (0..y_combined.shape().num_elements()).map(&r_of).collect();
+        let a = run_of(y_combined, x, &combined.weight, &combined.bias, &r);
         let y_sep = MaxPool2D::<P>.forward(conv.forward(x.leaky_trace()));
         let b = run_of(y_sep, x, &conv.weight, &conv.bias, &r);
         (a, b)
@@ -354,7 +353,7 @@ mod tests {
         // the sums run in another order than in Conv2D's GEMM: equal up to rounding
         assert_close(&a.y, &b.y, tol, "y");
         assert_close(
-            a.dx.as_deref().expect("fused dx"),
+            a.dx.as_deref().expect("combined dx"),
             b.dx.as_deref().expect("separate dx"),
             tol,
             "dx",
@@ -451,7 +450,7 @@ mod tests {
         // NaN and infinity in the input: the same outputs (NaN wins its window) and input and
         // bias gradients. The separate layers multiply the zero gradients of the positions
         // that lost their window with the input too, so their weight gradient has NaN
-        // (0 * inf, 0 * NaN) where the fused layer's has the sum over the maxima alone.
+        // (0 * inf, 0 * NaN) where the combined layer's has the sum over the maxima alone.
         let mut data = x.as_vec();
         data[10] = f64::NAN;
         data[40] = f64::INFINITY;
@@ -466,13 +465,13 @@ mod tests {
         );
         assert_close(&a.db, &b.db, 1e-12, "db");
         let mut finite_where_separate_is_not = 0;
-        for (i, (fused, separate)) in a.dw.iter().zip(&b.dw).enumerate() {
+        for (i, (combined, separate)) in a.dw.iter().zip(&b.dw).enumerate() {
             if separate.is_finite() {
                 assert!(
-                    (fused - separate).abs() <= 1e-12 * (1.0 + separate.abs()),
+                    (combined - separate).abs() <= 1e-12 * (1.0 + separate.abs()),
                     "dw[{i}]"
                 );
-            } else if fused.is_finite() {
+            } else if combined.is_finite() {
                 finite_where_separate_is_not += 1;
             }
         }
@@ -503,15 +502,15 @@ mod tests {
             },
             (2, Const, 10, 8),
         );
-        let fused = dev.build_module::<ConvPool2D<3, 4, 3, 2>, f64>();
-        let y = fused.forward(xt.leaky_trace().permute::<_, Axes4<0, 1, 3, 2>>());
+        let combined = dev.build_module::<ConvPool2D<3, 4, 3, 2>, f64>();
+        let y = combined.forward(xt.leaky_trace().permute::<_, Axes4<0, 1, 3, 2>>());
         let r: Vec<f64> = (0..y.shape().num_elements()).map(sparse_r(5)).collect();
-        let permuted = run_of(y, &xt, &fused.weight, &fused.bias, &r);
+        let permuted = run_of(y, &xt, &combined.weight, &combined.bias, &r);
         let contiguous = run_of(
-            fused.forward(x.leaky_trace()),
+            combined.forward(x.leaky_trace()),
             &x,
-            &fused.weight,
-            &fused.bias,
+            &combined.weight,
+            &combined.bias,
             &r,
         );
         assert_eq!(permuted.y, contiguous.y);
@@ -531,8 +530,8 @@ mod tests {
 
         // the input layer: same values and parameter gradients, no input gradient
         let mut first = dev.build_module::<InputConvPool2D<3, 4, 3, 2>, f64>();
-        first.weight = fused.weight.clone();
-        first.bias = fused.bias.clone();
+        first.weight = combined.weight.clone();
+        first.bias = combined.bias.clone();
         let without = run_of(
             first.forward(x.leaky_trace()),
             &x,
