@@ -5,11 +5,15 @@ pub mod conv;
 pub mod conv_pool;
 pub mod fused;
 pub mod layer;
+pub mod load;
 pub mod mnist_conv;
 pub mod pool;
 mod simd;
+pub mod state;
 #[cfg(test)]
 mod test_support;
 
-pub use layer::{Act, ActivationLayer, LayerError};
+pub use layer::{Act, ActivationLayer, LayerError, STATE_TENSOR};
+pub use load::{load_checked, LoadError};
+pub use state::{StateError, STATE_LEN};
 pub use mnist_conv::{ImageInput, MnistConv, MnistConvNet, MnistInput};

@@ -2,4 +2,7 @@
 
 mod dfdx_integration;
 mod fused_vs_composed;
+mod load;
+mod state;
+#[cfg(feature = "experiment")]
 mod training;
