@@ -5,8 +5,8 @@
 //! The side-by-side figure for PyTorch comes from running its own benchmark in the same
 //! sitting; the ratios that matter (`Elsa<A>` versus `A`) come from this one run.
 
-use arelu::Activation;
 use arelu::nn::fused::{self, Noise};
+use arelu::Activation;
 use arelu::{ActivationName, ActivationVisitor, BaseActivation};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use strum::IntoEnumIterator;

@@ -3,8 +3,8 @@
 
 use arelu::experiment::batches::Images;
 use arelu::mnist::Mnist;
-use arelu::Activation;
 use arelu::nn::MnistConv;
+use arelu::Activation;
 use arelu::{ActivationName, ActivationVisitor};
 use criterion::{criterion_group, criterion_main, Criterion};
 use dfdx::losses::cross_entropy_with_logits_loss;

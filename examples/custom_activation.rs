@@ -119,7 +119,8 @@ pub fn train_for_test<A: Activation>(images: &Images, steps: usize) -> Vec<f32> 
         let loss = cross_entropy_with_logits_loss(model.forward_mut(x.traced(grads)), y);
         losses.push(loss.array());
         grads = loss.backward();
-        adam.update(&mut model, &grads).expect("every parameter has a gradient");
+        adam.update(&mut model, &grads)
+            .expect("every parameter has a gradient");
         model.zero_grads(&mut grads);
     }
     losses
@@ -139,9 +140,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let images = Images::new(&mnist.train);
     for (name, losses) in [
         ("elsa-mish", train_for_test::<Elsa<Mish>>(&images, 8)),
-        ("elsa-learnable_mish", train_for_test::<Elsa<LearnableMish>>(&images, 8)),
+        (
+            "elsa-learnable_mish",
+            train_for_test::<Elsa<LearnableMish>>(&images, 8),
+        ),
     ] {
-        println!("{name}: loss {:.3} -> {:.3}", losses[0], losses[losses.len() - 1]);
+        println!(
+            "{name}: loss {:.3} -> {:.3}",
+            losses[0],
+            losses[losses.len() - 1]
+        );
     }
     Ok(())
 }

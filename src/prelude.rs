@@ -20,8 +20,8 @@
 pub use crate::activation::{Activation, Float};
 pub use crate::activation_layer;
 pub use crate::activations::{
-    Apl, Arelu, Celu, Elu, FixedActivation, Gelu, LeakyRelu, Maxout, Mixture, Pau, Prelu,
-    Relu, Relu6, Rrelu, Selu, Slaf, Softplus, Swish,
+    Apl, Arelu, Celu, Elu, FixedActivation, Gelu, LeakyRelu, Maxout, Mixture, Pau, Prelu, Relu,
+    Relu6, Rrelu, Selu, Slaf, Softplus, Swish,
 };
 pub use crate::elsa::Elsa;
 pub use crate::error::ActivationError;

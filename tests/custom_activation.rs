@@ -19,7 +19,11 @@ fn check_derivatives<A: Activation>(act: &A) {
         let x = -4.0 + 0.1 * i as f64 + 0.013;
         let (dx, dparams) = act.derivatives(x);
         let numeric = (act.eval(x + h) - act.eval(x - h)) / (2.0 * h);
-        assert!((dx - numeric).abs() < 1e-6, "{} at {x}: {dx} vs {numeric}", act.name());
+        assert!(
+            (dx - numeric).abs() < 1e-6,
+            "{} at {x}: {dx} vs {numeric}",
+            act.name()
+        );
         for (j, d) in dparams.iter().enumerate() {
             let shifted = |delta: f64| {
                 let mut a = act.clone();
@@ -29,7 +33,11 @@ fn check_derivatives<A: Activation>(act: &A) {
                 a.eval(x)
             };
             let numeric = (shifted(h) - shifted(-h)) / (2.0 * h);
-            assert!((d - numeric).abs() < 1e-6, "{} param {j} at {x}", act.name());
+            assert!(
+                (d - numeric).abs() < 1e-6,
+                "{} param {j} at {x}",
+                act.name()
+            );
         }
     }
 }
@@ -44,7 +52,10 @@ fn the_derivatives_are_exact() {
 #[test]
 fn the_curves_match_their_snapshots() {
     let grid = curve::grid(-4.0, 4.0, 0.5).unwrap();
-    insta::assert_snapshot!("curve_elsa-mish", curve::snapshot_table(&Elsa::new(Mish), &grid));
+    insta::assert_snapshot!(
+        "curve_elsa-mish",
+        curve::snapshot_table(&Elsa::new(Mish), &grid)
+    );
     insta::assert_snapshot!(
         "curve_elsa-learnable_mish",
         curve::snapshot_table(&Elsa::new(LearnableMish::default()), &grid)

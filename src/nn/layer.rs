@@ -38,6 +38,7 @@ use dfdx::tensor::{Cpu, CpuError, PutTape, SplitTape, Storage, Tape, Tensor, Ten
 use dfdx::tensor_ops::{Device, ReshapeTo};
 use thiserror::Error;
 
+use super::composed::{ComposeTape, ComposedActivation};
 use super::fused::{self, Noise};
 use super::state::{LayerState, StateError, STATE_LEN};
 use crate::activation::{cast, Activation, Float};
@@ -206,7 +207,11 @@ impl<A: Activation, E: Dtype + Float, D: Device<E>> ActivationLayer<A, E, D> {
     }
 
     fn store(&mut self, state: &LayerState) -> Result<(), StateError> {
-        let chunks: Vec<E> = state.encode()?.into_iter().map(|c| cast(c.into())).collect();
+        let chunks: Vec<E> = state
+            .encode()?
+            .into_iter()
+            .map(|c| cast(c.into()))
+            .collect();
         self.state.copy_from(&chunks);
         Ok(())
     }
@@ -307,33 +312,98 @@ impl<A: Activation, E: Dtype + Float> ActivationLayer<A, E, Cpu> {
     }
 }
 
-/// Evaluation mode, with or without a tape.
-impl<A: Activation, S: Shape, E: Dtype + Float, T: Tape<E, Cpu>> Module<Tensor<S, E, Cpu, T>>
-    for ActivationLayer<A, E, Cpu>
-{
-    type Output = Tensor<S, E, Cpu, T>;
-    type Error = CpuError;
+/// The devices the layers run on, and the path each takes for an activation `A`: the fused
+/// kernels on [`Cpu`] (for every `A`), the composed form of dfdx tensor operations elsewhere
+/// (for an `A` with a [`ComposedActivation`] form, which every built-in activation has).
+/// dfdx's other device, CUDA, needs a CUDA toolkit to build; an implementation for it is one
+/// call of [`ActivationLayer::try_forward_composed`].
+pub trait LayerDevice<E: Dtype, A: Activation>: Device<E> {
+    /// One pass of `layer` on `x` with `noise`, recording the backward pass on `x`'s tape.
+    ///
+    /// # Errors
+    /// When the layer's state does not describe `A`, or the device fails.
+    fn try_forward_layer<S: Shape, T: ComposeTape<E, Self>>(
+        layer: &ActivationLayer<A, E, Self>,
+        x: Tensor<S, E, Self, T>,
+        noise: Noise,
+    ) -> Result<Tensor<S, E, Self, T>, Self::Err>;
 
-    fn try_forward(&self, x: Tensor<S, E, Cpu, T>) -> Result<Self::Output, CpuError> {
-        self.try_forward_fused(x, Noise::Eval)
+    /// The error of a pass whose layer state does not describe its activation (after an
+    /// unchecked load of another model's file).
+    fn invalid_state() -> Self::Err;
+}
+
+impl<A: Activation, E: Dtype + Float> LayerDevice<E, A> for Cpu
+where
+    Cpu: Device<E>,
+{
+    fn try_forward_layer<S: Shape, T: ComposeTape<E, Cpu>>(
+        layer: &ActivationLayer<A, E, Cpu>,
+        x: Tensor<S, E, Cpu, T>,
+        noise: Noise,
+    ) -> Result<Tensor<S, E, Cpu, T>, CpuError> {
+        layer.try_forward_fused(x, noise)
+    }
+
+    fn invalid_state() -> CpuError {
+        CpuError::WrongNumElements
+    }
+}
+
+impl<A: ComposedActivation, E: Dtype + Float, D: LayerDevice<E, A>> ActivationLayer<A, E, D> {
+    /// The pass written with dfdx's tensor operations, dfdx deriving the backward pass: what
+    /// the layers run on a device without fused kernels. On the CPU it computes what
+    /// [`ActivationLayer::try_forward_fused`] does, slower.
+    ///
+    /// # Errors
+    /// When the state tensor does not describe this activation, or the device fails.
+    pub fn try_forward_composed<S: Shape, T: ComposeTape<E, D>>(
+        &self,
+        x: Tensor<S, E, D, T>,
+        noise: Noise,
+    ) -> Result<Tensor<S, E, D, T>, D::Err> {
+        let (activation, _) = self.resolved().map_err(|_| D::invalid_state())?;
+        Ok(activation.composed(x, &self.params, noise))
+    }
+}
+
+/// Evaluation mode, with or without a tape.
+impl<A, S, E, D, T> Module<Tensor<S, E, D, T>> for ActivationLayer<A, E, D>
+where
+    A: Activation,
+    S: Shape,
+    E: Dtype + Float,
+    D: LayerDevice<E, A>,
+    T: ComposeTape<E, D>,
+{
+    type Output = Tensor<S, E, D, T>;
+    type Error = D::Err;
+
+    fn try_forward(&self, x: Tensor<S, E, D, T>) -> Result<Self::Output, D::Err> {
+        D::try_forward_layer(self, x, Noise::Eval)
     }
 }
 
 /// Training mode when `x` carries a tape (as dfdx's `Dropout`), evaluation otherwise.
-impl<A: Activation, S: Shape, E: Dtype + Float, T: Tape<E, Cpu>> ModuleMut<Tensor<S, E, Cpu, T>>
-    for ActivationLayer<A, E, Cpu>
+impl<A, S, E, D, T> ModuleMut<Tensor<S, E, D, T>> for ActivationLayer<A, E, D>
+where
+    A: Activation,
+    S: Shape,
+    E: Dtype + Float,
+    D: LayerDevice<E, A>,
+    T: ComposeTape<E, D>,
 {
-    type Output = Tensor<S, E, Cpu, T>;
-    type Error = CpuError;
+    type Output = Tensor<S, E, D, T>;
+    type Error = D::Err;
 
-    fn try_forward_mut(&mut self, x: Tensor<S, E, Cpu, T>) -> Result<Self::Output, CpuError> {
+    fn try_forward_mut(&mut self, x: Tensor<S, E, D, T>) -> Result<Self::Output, D::Err> {
         let noise = if T::OWNS_TAPE && A::STOCHASTIC {
-            let (_, seed) = self.resolved().map_err(|_| CpuError::WrongNumElements)?;
+            let (_, seed) = self.resolved().map_err(|_| D::invalid_state())?;
             self.next_training_noise(seed)
         } else {
             Noise::Eval
         };
-        self.try_forward_fused(x, noise)
+        D::try_forward_layer(self, x, noise)
     }
 }
 

@@ -28,8 +28,7 @@
 use std::path::{Path, PathBuf};
 
 use dfdx::nn::tensor_collection::{
-    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName,
-    ViewTensorRef,
+    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef,
 };
 use dfdx::shapes::{Dtype, HasShape, Shape};
 use dfdx::tensor::safetensors::SafeDtype;
@@ -217,8 +216,10 @@ where
             // A model's own state is valid unless a previous unchecked load broke it; then
             // any valid state of the file is an improvement.
             if let Ok(model_state) = model_state {
-                let describe = |s: &LayerState| format!("{} ({} parameters)", s.name, s.initial.len());
-                if stored.name != model_state.name || stored.initial.len() != model_state.initial.len()
+                let describe =
+                    |s: &LayerState| format!("{} ({} parameters)", s.name, s.initial.len());
+                if stored.name != model_state.name
+                    || stored.initial.len() != model_state.initial.len()
                 {
                     return Err(LoadError::Activation {
                         name: want.name.clone(),

@@ -13,7 +13,7 @@ pub mod state;
 #[cfg(test)]
 mod test_support;
 
-pub use layer::{Act, ActivationLayer, LayerError, STATE_TENSOR};
+pub use layer::{Act, ActivationLayer, LayerDevice, LayerError, STATE_TENSOR};
 pub use load::{load_checked, LoadError};
-pub use state::{StateError, STATE_LEN};
 pub use mnist_conv::{ImageInput, MnistConv, MnistConvNet, MnistInput};
+pub use state::{StateError, STATE_LEN};

@@ -42,7 +42,9 @@ pub(crate) struct LayerState {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StateError {
     /// The configuration does not fit into [`STATE_LEN`] elements.
-    #[error("the configuration of {activation} needs {needed} state elements, more than {STATE_LEN}")]
+    #[error(
+        "the configuration of {activation} needs {needed} state elements, more than {STATE_LEN}"
+    )]
     TooLarge {
         /// The activation's name.
         activation: String,
@@ -225,7 +227,9 @@ mod tests {
         let mut fraction = good.clone();
         fraction[9] = 0.5;
         assert!(LayerState::decode(&fraction).is_err());
-        let other = LayerState::decode(&good).unwrap().activation::<crate::Elsa<crate::Swish>>();
+        let other = LayerState::decode(&good)
+            .unwrap()
+            .activation::<crate::Elsa<crate::Swish>>();
         assert!(matches!(other, Err(StateError::OtherActivation { .. })));
     }
 }

@@ -96,9 +96,16 @@ fn names_parse_case_insensitively_with_dash_and_underscore_alike() {
         "Elsa-Leaky-ReLU",
         "elsa_leaky_relu",
     ] {
-        assert_eq!(spelling.parse::<ActivationName>().unwrap(), leaky, "{spelling}");
+        assert_eq!(
+            spelling.parse::<ActivationName>().unwrap(),
+            leaky,
+            "{spelling}"
+        );
     }
-    assert_eq!("ReLU6".parse::<BaseActivation>().unwrap(), BaseActivation::Relu6);
+    assert_eq!(
+        "ReLU6".parse::<BaseActivation>().unwrap(),
+        BaseActivation::Relu6
+    );
     assert_eq!(leaky.to_string(), "elsa-leaky_relu");
     assert!("elsaleaky_relu".parse::<ActivationName>().is_err());
     assert!("ELSA-ARELU".parse::<ActivationName>().is_err());
@@ -110,7 +117,10 @@ fn learnable_flags_come_from_the_table() {
         .filter(|b| b.is_learnable())
         .map(|b| b.as_str())
         .collect();
-    assert_eq!(learnable, ["apl", "mixture", "pau", "prelu", "slaf", "arelu"]);
+    assert_eq!(
+        learnable,
+        ["apl", "mixture", "pau", "prelu", "slaf", "arelu"]
+    );
 }
 
 #[cfg(feature = "experiment")]

@@ -114,7 +114,10 @@ fn truncated_and_missing_files_are_refused_without_panicking() {
     for cut in [0, 4, 8, 100, bytes.len() / 2, bytes.len() - 1] {
         std::fs::write(&path, &bytes[..cut]).unwrap();
         let err = load_checked(&mut model, &path).unwrap_err();
-        assert!(matches!(err, LoadError::Format { .. }), "cut at {cut}: {err}");
+        assert!(
+            matches!(err, LoadError::Format { .. }),
+            "cut at {cut}: {err}"
+        );
     }
     // A header length far beyond the file.
     let mut huge = bytes.clone();

@@ -1,5 +1,6 @@
 //! Tests of the dfdx activation layers: fused versus composed, dfdx integration, training.
 
+mod devices;
 mod dfdx_integration;
 mod fused_vs_composed;
 mod load;

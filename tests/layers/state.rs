@@ -21,7 +21,7 @@ fn temp_file(tag: &str) -> std::path::PathBuf {
 fn non_default<A: Activation>() -> A {
     let default = A::default();
     let config: Vec<f64> = default.config().iter().map(|v| v * 1.5 + 0.25).collect();
-    let mut act = A::from_config(&config).unwrap_or_else(|_| A::default());
+    let mut act = A::from_config(&config).unwrap_or_default();
     if !default.name().contains("maxout") {
         assert_ne!(act.config(), default.config(), "{}", default.name());
     }
@@ -94,7 +94,11 @@ where
     assert_ne!(loaded.noise_seed().unwrap(), SEED);
     loaded.load_safetensors(&path).unwrap();
     std::fs::remove_file(&path).ok();
-    assert_eq!(outputs(&mut loaded, &dev), expected, "{name}: outputs after load");
+    assert_eq!(
+        outputs(&mut loaded, &dev),
+        expected,
+        "{name}: outputs after load"
+    );
     assert_eq!(loaded.noise_seed().unwrap(), SEED, "{name}");
     assert_eq!(loaded.initial_params().unwrap(), act.params(), "{name}");
     let stored = loaded.stored_activation().unwrap();
@@ -118,7 +122,10 @@ where
     let wide_out: Vec<Vec<f64>> = outputs::<A, f64>(&mut wide, &dev);
     for (a, b) in wide_out.iter().flatten().zip(expected.iter().flatten()) {
         let b: f64 = b.to_f64().unwrap();
-        assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{name}: {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+            "{name}: {a} vs {b}"
+        );
     }
 }
 
