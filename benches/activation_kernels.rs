@@ -5,8 +5,8 @@
 //! The side-by-side figure for PyTorch comes from running its own benchmark in the same
 //! sitting; the ratios that matter (`Elsa<A>` versus `A`) come from this one run.
 
-use arelu::nn::composed::ComposedActivation;
 use arelu::nn::fused::{self, Noise};
+use arelu::Activation;
 use arelu::{ActivationName, ActivationVisitor, BaseActivation};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use strum::IntoEnumIterator;
@@ -21,7 +21,7 @@ struct Bench<'a> {
 
 impl ActivationVisitor for Bench<'_> {
     type Output = ();
-    fn visit<A: ComposedActivation>(self) {
+    fn visit<A: Activation>(self) {
         let activation = A::default();
         let params: Vec<f32> = activation.params().iter().map(|&p| p as f32).collect();
         let mut y = vec![0.0f32; N];

@@ -3,8 +3,8 @@
 
 use arelu::experiment::batches::Images;
 use arelu::mnist::Mnist;
-use arelu::nn::composed::ComposedActivation;
 use arelu::nn::MnistConv;
+use arelu::Activation;
 use arelu::{ActivationName, ActivationVisitor};
 use criterion::{criterion_group, criterion_main, Criterion};
 use dfdx::losses::cross_entropy_with_logits_loss;
@@ -18,7 +18,7 @@ struct Step<'a> {
 
 impl ActivationVisitor for Step<'_> {
     type Output = ();
-    fn visit<A: ComposedActivation>(self) {
+    fn visit<A: Activation>(self) {
         let dev = Cpu::seed_from_u64(0);
         let mut model = dev.build_module::<MnistConv<A>, f32>();
         let mut sgd = Sgd::new(

@@ -164,6 +164,31 @@ pub trait Activation: Clone + Debug + Default + Send + Sync + 'static {
         param_grads: &mut [F],
     ) -> F;
 
+    /// The hyperparameters: every number besides the learnable parameters that defines the
+    /// function (a LeakyReLU slope, RReLU bounds, Softplus's `β` and threshold). Empty for an
+    /// activation without any (the default).
+    ///
+    /// A dfdx layer stores them in its state, so that a saved model, or one converted with
+    /// `to_dtype`/`to_device`, computes the same function. An activation that has
+    /// hyperparameters must override this and [`Activation::from_config`] together, and the
+    /// list's length must be the same for every value of the type.
+    fn config(&self) -> Vec<f64> {
+        Vec::new()
+    }
+
+    /// The activation with hyperparameters `config` (as [`Activation::config`] gives them)
+    /// and the type's default parameter values.
+    ///
+    /// The default implementation accepts only an empty list and returns `Self::default()`.
+    ///
+    /// # Errors
+    /// [`ActivationError::InvalidHyperparameter`] when `config` has the wrong length or a
+    /// value outside its valid range.
+    fn from_config(config: &[f64]) -> Result<Self, ActivationError> {
+        check_config_len(&Self::default().name(), 0, config)?;
+        Ok(Self::default())
+    }
+
     /// Whether this configuration is a true element-wise function, as the fused layers need.
     /// Only a Maxout with a group size above 1 is not.
     ///
@@ -207,6 +232,23 @@ pub(crate) fn check_param_count(
             activation: name.to_string(),
             expected,
             got: values.len(),
+        })
+    }
+}
+
+/// Checks a `from_config` argument's length.
+pub(crate) fn check_config_len(
+    name: &str,
+    expected: usize,
+    config: &[f64],
+) -> Result<(), ActivationError> {
+    if config.len() == expected {
+        Ok(())
+    } else {
+        Err(ActivationError::ConfigLength {
+            activation: name.to_string(),
+            expected,
+            got: config.len(),
         })
     }
 }

@@ -213,6 +213,12 @@ impl<A: Activation> Activation for Elsa<A> {
     fn check_elementwise(&self) -> Result<(), ActivationError> {
         self.base.check_elementwise()
     }
+    fn config(&self) -> Vec<f64> {
+        self.base.config()
+    }
+    fn from_config(config: &[f64]) -> Result<Self, ActivationError> {
+        Ok(Self::new(A::from_config(config)?))
+    }
     #[inline(always)]
     fn prepare<F: Float>(&self, params: &[F]) -> Self::Prepared<F> {
         let n = params.len() - 2;

@@ -44,4 +44,14 @@ pub enum ActivationError {
         /// What is wrong.
         reason: String,
     },
+    /// `from_config` got the wrong number of hyperparameters.
+    #[error("{activation} has {expected} hyperparameters, got {got} values")]
+    ConfigLength {
+        /// The activation's name.
+        activation: String,
+        /// How many it has.
+        expected: usize,
+        /// How many were given.
+        got: usize,
+    },
 }

@@ -5,69 +5,110 @@ use core::str::FromStr;
 
 use strum::{EnumCount, EnumIter, IntoEnumIterator, IntoStaticStr};
 
+use crate::activation::Activation;
 use crate::activations::*;
 use crate::elsa::Elsa;
 use crate::error::ActivationError;
 use crate::nn::composed::ComposedActivation;
 
-/// One of the paper's 19 activations, by name.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, EnumIter, EnumCount, IntoStaticStr,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum BaseActivation {
-    /// [`Relu`]
-    Relu,
-    /// [`Relu6`]
-    Relu6,
-    /// [`LeakyRelu`]
-    LeakyRelu,
-    /// [`Rrelu`]
-    Rrelu,
-    /// [`Celu`]
-    Celu,
-    /// [`Elu`]
-    Elu,
-    /// [`Gelu`]
-    Gelu,
-    /// [`Maxout`]
-    Maxout,
-    /// [`Selu`]
-    Selu,
-    /// [`Sigmoid`]
-    Sigmoid,
-    /// [`Softplus`]
-    Softplus,
-    /// [`Swish`]
-    Swish,
-    /// [`Tanh`]
-    Tanh,
-    /// [`Apl`]
-    Apl,
-    /// [`Mixture`]
-    Mixture,
-    /// [`Pau`]
-    Pau,
-    /// [`Prelu`]
-    Prelu,
-    /// [`Slaf`]
-    Slaf,
-    /// [`Arelu`]
-    Arelu,
+/// The one table of built-in activations. Each entry gives the variant of [`BaseActivation`],
+/// the type the name stands for, the type pattern that becomes a dfdx builder, and whether
+/// the activation has learnable parameters. From it come the name enum, both visitors'
+/// dispatch and the builder implementations: adding a built-in activation is one line here
+/// (plus its [`ComposedActivation`] form, which the tests compare the kernels with).
+macro_rules! registry {
+    ($(
+        $variant:ident => $ty:ty, builder $builder:ty $([$($generics:tt)*])?, learnable: $learnable:literal;
+    )*) => {
+        /// One of the paper's 19 activations, by name.
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, EnumIter, EnumCount,
+            IntoStaticStr,
+        )]
+        #[strum(serialize_all = "snake_case")]
+        pub enum BaseActivation {
+            $(
+                #[doc = concat!("[`", stringify!($variant), "`]")]
+                $variant,
+            )*
+        }
+
+        impl BaseActivation {
+            /// Whether the activation has learnable parameters (the last six).
+            pub fn is_learnable(self) -> bool {
+                match self {
+                    $(Self::$variant => $learnable,)*
+                }
+            }
+        }
+
+        impl ActivationName {
+            /// Calls `visitor.visit::<A>()` with `A` the type of this variant: `Relu`,
+            /// `Elsa<Swish>`... This is the one place that maps runtime names to types;
+            /// everything after it is statically typed.
+            pub fn visit<V: ActivationVisitor>(self, visitor: V) -> V::Output {
+                fn go<A: Activation, V: ActivationVisitor>(elsa: bool, visitor: V) -> V::Output {
+                    if elsa {
+                        visitor.visit::<Elsa<A>>()
+                    } else {
+                        visitor.visit::<A>()
+                    }
+                }
+                // `Elsa<Arelu>` is unreachable through `new` and `from_str`, and harmless.
+                match self.base {
+                    $(BaseActivation::$variant => go::<$ty, V>(self.elsa, visitor),)*
+                }
+            }
+
+            /// As [`ActivationName::visit`], for code that needs the composed form of the
+            /// activation too (the tests that cross-check the fused kernels).
+            pub fn visit_composed<V: ComposedVisitor>(self, visitor: V) -> V::Output {
+                fn go<A: ComposedActivation, V: ComposedVisitor>(
+                    elsa: bool,
+                    visitor: V,
+                ) -> V::Output {
+                    if elsa {
+                        visitor.visit::<Elsa<A>>()
+                    } else {
+                        visitor.visit::<A>()
+                    }
+                }
+                match self.base {
+                    $(BaseActivation::$variant => go::<$ty, V>(self.elsa, visitor),)*
+                }
+            }
+        }
+
+        $(crate::activation_layer!($builder $(where [$($generics)*])?);)*
+    };
+}
+
+registry! {
+    Relu => Relu, builder Relu, learnable: false;
+    Relu6 => Relu6, builder Relu6, learnable: false;
+    LeakyRelu => LeakyRelu, builder LeakyRelu, learnable: false;
+    Rrelu => Rrelu, builder Rrelu, learnable: false;
+    Celu => Celu, builder Celu, learnable: false;
+    Elu => Elu, builder Elu, learnable: false;
+    Gelu => Gelu, builder Gelu, learnable: false;
+    Maxout => Maxout, builder Maxout, learnable: false;
+    Selu => Selu, builder Selu, learnable: false;
+    Sigmoid => Sigmoid, builder Sigmoid, learnable: false;
+    Softplus => Softplus, builder Softplus, learnable: false;
+    Swish => Swish, builder Swish, learnable: false;
+    Tanh => Tanh, builder Tanh, learnable: false;
+    Apl => Apl, builder Apl<S> [const S: usize], learnable: true;
+    Mixture => Mixture, builder Mixture, learnable: true;
+    Pau => Pau, builder Pau, learnable: true;
+    Prelu => Prelu, builder Prelu, learnable: true;
+    Slaf => Slaf, builder Slaf<K> [const K: usize], learnable: true;
+    Arelu => Arelu, builder Arelu, learnable: true;
 }
 
 impl BaseActivation {
     /// The name, e.g. `"leaky_relu"`.
     pub fn as_str(self) -> &'static str {
         self.into()
-    }
-
-    /// Whether the activation has learnable parameters (the last six).
-    pub fn is_learnable(self) -> bool {
-        matches!(
-            self,
-            Self::Apl | Self::Mixture | Self::Pau | Self::Prelu | Self::Slaf | Self::Arelu
-        )
     }
 }
 
@@ -86,6 +127,11 @@ impl BaseActivation {
 /// assert!("softmax".parse::<ActivationName>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "String", into = "String")
+)]
 pub struct ActivationName {
     base: BaseActivation,
     elsa: bool,
@@ -132,42 +178,6 @@ impl ActivationName {
             .collect::<Vec<_>>()
             .join(", ")
     }
-
-    /// Calls `visitor.visit::<A>()` with `A` the type of this variant: `Relu`, `Elsa<Swish>`...
-    /// This is the one place that maps runtime names to types; everything after it is
-    /// statically typed.
-    pub fn visit<V: ActivationVisitor>(self, visitor: V) -> V::Output {
-        fn go<A: ComposedActivation, V: ActivationVisitor>(elsa: bool, visitor: V) -> V::Output {
-            if elsa {
-                visitor.visit::<Elsa<A>>()
-            } else {
-                visitor.visit::<A>()
-            }
-        }
-        let elsa = self.elsa;
-        match self.base {
-            BaseActivation::Relu => go::<Relu, V>(elsa, visitor),
-            BaseActivation::Relu6 => go::<Relu6, V>(elsa, visitor),
-            BaseActivation::LeakyRelu => go::<LeakyRelu, V>(elsa, visitor),
-            BaseActivation::Rrelu => go::<Rrelu, V>(elsa, visitor),
-            BaseActivation::Celu => go::<Celu, V>(elsa, visitor),
-            BaseActivation::Elu => go::<Elu, V>(elsa, visitor),
-            BaseActivation::Gelu => go::<Gelu, V>(elsa, visitor),
-            BaseActivation::Maxout => go::<Maxout, V>(elsa, visitor),
-            BaseActivation::Selu => go::<Selu, V>(elsa, visitor),
-            BaseActivation::Sigmoid => go::<Sigmoid, V>(elsa, visitor),
-            BaseActivation::Softplus => go::<Softplus, V>(elsa, visitor),
-            BaseActivation::Swish => go::<Swish, V>(elsa, visitor),
-            BaseActivation::Tanh => go::<Tanh, V>(elsa, visitor),
-            BaseActivation::Apl => go::<Apl, V>(elsa, visitor),
-            BaseActivation::Mixture => go::<Mixture, V>(elsa, visitor),
-            BaseActivation::Pau => go::<Pau, V>(elsa, visitor),
-            BaseActivation::Prelu => go::<Prelu, V>(elsa, visitor),
-            BaseActivation::Slaf => go::<Slaf, V>(elsa, visitor),
-            // `Elsa<Arelu>` is unreachable through `new` and `from_str`, and harmless.
-            BaseActivation::Arelu => go::<Arelu, V>(elsa, visitor),
-        }
-    }
 }
 
 /// Something to do with an activation type chosen at run time; see
@@ -175,8 +185,16 @@ impl ActivationName {
 pub trait ActivationVisitor {
     /// The result.
     type Output;
-    /// Does it with the activation type `A` (built with `A::default()`). Every variant also
-    /// has a composed form, which the name-driven tests use to cross-check the fused kernels.
+    /// Does it with the activation type `A`.
+    fn visit<A: Activation>(self) -> Self::Output;
+}
+
+/// As [`ActivationVisitor`], with the composed form of the activation at hand; see
+/// [`ActivationName::visit_composed`].
+pub trait ComposedVisitor {
+    /// The result.
+    type Output;
+    /// Does it with the activation type `A`.
     fn visit<A: ComposedActivation>(self) -> Self::Output;
 }
 
@@ -189,11 +207,20 @@ impl fmt::Display for ActivationName {
     }
 }
 
+/// The canonical spelling of a name: lower case, `_` for `-` (the ELSA prefix then reads
+/// `elsa_`).
+fn normalise(s: &str) -> String {
+    s.trim().to_ascii_lowercase().replace('-', "_")
+}
+
 impl FromStr for BaseActivation {
     type Err = ActivationError;
+    /// Parses a base name, case-insensitively and with `-` and `_` interchangeable
+    /// (`"Leaky-ReLU"` is `leaky_relu`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = normalise(s);
         BaseActivation::iter()
-            .find(|b| b.as_str() == s)
+            .find(|b| b.as_str() == wanted)
             .ok_or_else(|| ActivationError::UnknownName {
                 name: s.to_string(),
                 valid: ActivationName::valid_names(),
@@ -203,15 +230,31 @@ impl FromStr for BaseActivation {
 
 impl FromStr for ActivationName {
     type Err = ActivationError;
+    /// Parses a name, case-insensitively and with `-` and `_` interchangeable
+    /// (`"ELSA_Leaky-ReLU"` is `elsa-leaky_relu`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let unknown = || ActivationError::UnknownName {
             name: s.to_string(),
             valid: Self::valid_names(),
         };
-        match s.strip_prefix(ELSA_PREFIX) {
+        let wanted = normalise(s);
+        match wanted.strip_prefix("elsa_") {
             Some(rest) => Self::new(rest.parse().map_err(|_| unknown())?, true),
-            None => Self::new(s.parse().map_err(|_| unknown())?, false),
+            None => Self::new(wanted.parse().map_err(|_| unknown())?, false),
         }
+    }
+}
+
+impl TryFrom<String> for ActivationName {
+    type Error = ActivationError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<ActivationName> for String {
+    fn from(name: ActivationName) -> String {
+        name.to_string()
     }
 }
 

@@ -78,7 +78,7 @@ struct SameBits;
 
 impl ActivationVisitor for SameBits {
     type Output = ();
-    fn visit<A: arelu::nn::composed::ComposedActivation>(self) {
+    fn visit<A: Activation>(self) {
         let name = A::default().name();
         for noise in [Noise::Eval, Noise::Train { seed: 7 }] {
             let (a, b) = both_forms(|| kernel_results::<A, f32>(noise));

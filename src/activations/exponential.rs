@@ -43,6 +43,13 @@ impl Default for Celu {
 
 impl FixedActivation for Celu {
     const NAME: &'static str = "celu";
+    fn config(&self) -> Vec<f64> {
+        vec![self.alpha]
+    }
+    fn from_config(config: &[f64]) -> Result<Self, ActivationError> {
+        crate::activation::check_config_len(Self::NAME, 1, config)?;
+        Self::new(config[0])
+    }
     #[inline(always)]
     fn f<F: Float>(&self, x: F, _noise: F) -> F {
         if x > F::zero() || x.is_nan() {
@@ -92,6 +99,13 @@ impl Default for Elu {
 
 impl FixedActivation for Elu {
     const NAME: &'static str = "elu";
+    fn config(&self) -> Vec<f64> {
+        vec![self.alpha]
+    }
+    fn from_config(config: &[f64]) -> Result<Self, ActivationError> {
+        crate::activation::check_config_len(Self::NAME, 1, config)?;
+        Self::new(config[0])
+    }
     #[inline(always)]
     fn f<F: Float>(&self, x: F, _noise: F) -> F {
         if x > F::zero() || x.is_nan() {

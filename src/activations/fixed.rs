@@ -4,7 +4,7 @@
 
 use crate::activation::Float;
 
-use crate::activation::{check_param_count, Activation};
+use crate::activation::{check_config_len, check_param_count, Activation};
 use crate::error::ActivationError;
 
 /// An activation without learnable parameters, described by its value and derivative.
@@ -23,6 +23,18 @@ pub trait FixedActivation: Clone + core::fmt::Debug + Default + Send + Sync + 's
     /// As [`Activation::check_elementwise`].
     fn require_elementwise(&self) -> Result<(), ActivationError> {
         Ok(())
+    }
+    /// As [`Activation::config`]: the hyperparameters; none by default.
+    fn config(&self) -> Vec<f64> {
+        Vec::new()
+    }
+    /// As [`Activation::from_config`]; accepts only an empty list by default.
+    ///
+    /// # Errors
+    /// As [`Activation::from_config`].
+    fn from_config(config: &[f64]) -> Result<Self, ActivationError> {
+        check_config_len(Self::NAME, 0, config)?;
+        Ok(Self::default())
     }
 }
 
@@ -47,6 +59,12 @@ impl<T: FixedActivation> Activation for T {
     }
     fn check_elementwise(&self) -> Result<(), ActivationError> {
         self.require_elementwise()
+    }
+    fn config(&self) -> Vec<f64> {
+        FixedActivation::config(self)
+    }
+    fn from_config(config: &[f64]) -> Result<Self, ActivationError> {
+        <T as FixedActivation>::from_config(config)
     }
     #[inline(always)]
     fn prepare<F: Float>(&self, _params: &[F]) -> Self::Prepared<F> {}

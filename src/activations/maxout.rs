@@ -169,6 +169,19 @@ impl Maxout {
 
 impl FixedActivation for Maxout {
     const NAME: &'static str = "maxout";
+    fn config(&self) -> Vec<f64> {
+        vec![self.group as f64]
+    }
+    fn from_config(config: &[f64]) -> Result<Self, ActivationError> {
+        crate::activation::check_config_len(Self::NAME, 1, config)?;
+        let group = config[0];
+        require(
+            group.fract() == 0.0 && (1.0..=u32::MAX as f64).contains(&group),
+            "maxout",
+            format!("group size {group} is not a positive integer"),
+        )?;
+        Self::new(group as usize)
+    }
     #[inline(always)]
     fn f<F: Float>(&self, x: F, _noise: F) -> F {
         x

@@ -90,6 +90,13 @@ impl Default for LeakyRelu {
 
 impl FixedActivation for LeakyRelu {
     const NAME: &'static str = "leaky_relu";
+    fn config(&self) -> Vec<f64> {
+        vec![self.slope]
+    }
+    fn from_config(config: &[f64]) -> Result<Self, ActivationError> {
+        crate::activation::check_config_len(Self::NAME, 1, config)?;
+        Self::new(config[0])
+    }
     #[inline(always)]
     fn f<F: Float>(&self, x: F, _noise: F) -> F {
         if x >= F::zero() || x.is_nan() {
@@ -163,6 +170,13 @@ impl Default for Rrelu {
 
 impl FixedActivation for Rrelu {
     const NAME: &'static str = "rrelu";
+    fn config(&self) -> Vec<f64> {
+        vec![self.lower, self.upper]
+    }
+    fn from_config(config: &[f64]) -> Result<Self, ActivationError> {
+        crate::activation::check_config_len(Self::NAME, 2, config)?;
+        Self::new(config[0], config[1])
+    }
     const STOCHASTIC: bool = true;
     #[inline(always)]
     fn f<F: Float>(&self, x: F, noise: F) -> F {

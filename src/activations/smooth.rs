@@ -121,6 +121,13 @@ impl Default for Softplus {
 
 impl FixedActivation for Softplus {
     const NAME: &'static str = "softplus";
+    fn config(&self) -> Vec<f64> {
+        vec![self.beta, self.threshold]
+    }
+    fn from_config(config: &[f64]) -> Result<Self, ActivationError> {
+        crate::activation::check_config_len(Self::NAME, 2, config)?;
+        Self::new(config[0], config[1])
+    }
     #[inline(always)]
     fn f<F: Float>(&self, x: F, _noise: F) -> F {
         let beta = cast::<F>(self.beta);

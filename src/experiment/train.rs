@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use super::batches::{Images, Shuffler};
 use crate::activation::Activation;
 use crate::name::{ActivationName, ActivationVisitor};
-use crate::nn::composed::ComposedActivation;
 use crate::nn::MnistConv;
 
 /// The batch size of the paper's protocol.
@@ -113,7 +112,7 @@ pub fn train_run(spec: RunSpec, train: &Images, test: &Images) -> RunResult {
     struct Visit<'a>(RunSpec, &'a Images, &'a Images);
     impl ActivationVisitor for Visit<'_> {
         type Output = RunResult;
-        fn visit<A: ComposedActivation>(self) -> RunResult {
+        fn visit<A: Activation>(self) -> RunResult {
             train_typed::<A>(self.0, self.1, self.2)
         }
     }

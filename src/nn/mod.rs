@@ -6,14 +6,18 @@ pub mod conv_pool;
 mod dims;
 pub mod fused;
 pub mod layer;
+pub mod load;
 pub mod mnist_conv;
 pub mod pool;
 mod simd;
+pub mod state;
 mod tape;
 #[cfg(test)]
 mod test_support;
 
-pub use layer::{Act, ActivationLayer, LayerError};
+pub use layer::{Act, ActivationLayer, LayerDevice, LayerError, STATE_TENSOR};
+pub use load::{load_checked, LoadError};
 pub use mnist_conv::{ImageInput, MnistConv, MnistConvNet, MnistInput};
 #[doc(hidden)]
 pub use simd::force_portable;
+pub use state::{StateError, STATE_LEN};

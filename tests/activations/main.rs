@@ -17,7 +17,7 @@ pub fn all_variants() -> Vec<Box<dyn DynActivation>> {
     struct Make;
     impl ActivationVisitor for Make {
         type Output = Box<dyn DynActivation>;
-        fn visit<A: arelu::nn::composed::ComposedActivation>(self) -> Self::Output {
+        fn visit<A: Activation>(self) -> Self::Output {
             Box::new(A::default())
         }
     }

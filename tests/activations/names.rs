@@ -1,6 +1,7 @@
 //! Runtime names: 37 variants, parsing, typed errors.
 
 use arelu::{ActivationError, ActivationName, BaseActivation};
+use strum::IntoEnumIterator;
 
 use crate::all_variants;
 
@@ -84,4 +85,52 @@ fn learnable_bases_are_the_last_six() {
         learnable,
         ["apl", "mixture", "pau", "prelu", "slaf", "arelu"]
     );
+}
+
+#[test]
+fn names_parse_case_insensitively_with_dash_and_underscore_alike() {
+    let leaky: ActivationName = "elsa-leaky_relu".parse().unwrap();
+    for spelling in [
+        "ELSA-LEAKY_RELU",
+        "elsa_leaky-relu",
+        "Elsa-Leaky-ReLU",
+        "elsa_leaky_relu",
+    ] {
+        assert_eq!(
+            spelling.parse::<ActivationName>().unwrap(),
+            leaky,
+            "{spelling}"
+        );
+    }
+    assert_eq!(
+        "ReLU6".parse::<BaseActivation>().unwrap(),
+        BaseActivation::Relu6
+    );
+    assert_eq!(leaky.to_string(), "elsa-leaky_relu");
+    assert!("elsaleaky_relu".parse::<ActivationName>().is_err());
+    assert!("ELSA-ARELU".parse::<ActivationName>().is_err());
+}
+
+#[test]
+fn learnable_flags_come_from_the_table() {
+    let learnable: Vec<&str> = BaseActivation::iter()
+        .filter(|b| b.is_learnable())
+        .map(|b| b.as_str())
+        .collect();
+    assert_eq!(
+        learnable,
+        ["apl", "mixture", "pau", "prelu", "slaf", "arelu"]
+    );
+}
+
+#[cfg(feature = "experiment")]
+#[test]
+fn names_serialise_as_their_string_form() {
+    let name: ActivationName = "elsa-swish".parse().unwrap();
+    let json = serde_json::to_string(&name).unwrap();
+    assert_eq!(json, "\"elsa-swish\"");
+    let back: ActivationName = serde_json::from_str("\"ELSA_Swish\"").unwrap();
+    assert_eq!(back, name);
+    assert!(serde_json::from_str::<ActivationName>("\"softmax\"").is_err());
+    assert!(serde_json::from_str::<ActivationName>("\"elsa-arelu\"").is_err());
 }

@@ -6,7 +6,7 @@ struct Table(Vec<f64>);
 
 impl ActivationVisitor for Table {
     type Output = String;
-    fn visit<A: arelu::nn::composed::ComposedActivation>(self) -> String {
+    fn visit<A: arelu::Activation>(self) -> String {
         curve::snapshot_table(&A::default(), &self.0)
     }
 }

@@ -158,8 +158,8 @@ fn zero_grads_and_gradient_accumulation_work() {
         grads = y.backward();
     }
     // Two accumulated passes: d(sum y)/dα = 2·(−1).
-    assert_eq!(grads.get(&layer.params[0]).array(), -2.0);
+    assert_eq!(grads.get(&layer.param_tensors()[0]).array(), -2.0);
     layer.zero_grads(&mut grads);
-    assert_eq!(grads.get(&layer.params[0]).array(), 0.0);
+    assert_eq!(grads.get(&layer.param_tensors()[0]).array(), 0.0);
     let _ = Arelu::default().num_params();
 }

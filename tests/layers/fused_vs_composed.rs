@@ -5,7 +5,7 @@
 use arelu::nn::composed::ComposedActivation;
 use arelu::nn::fused::Noise;
 use arelu::nn::ActivationLayer;
-use arelu::{ActivationName, ActivationVisitor};
+use arelu::{ActivationName, ComposedVisitor};
 use dfdx::prelude::*;
 
 type Shape3 = Rank3<3, 4, 5>;
@@ -47,7 +47,7 @@ where
     let y_fused_values = y_fused.as_vec();
     let fused_grads = (y_fused * weights.clone()).sum().backward();
 
-    let y_composed = A::default().composed(x.leaky_trace() * scale, &layer.params, noise);
+    let y_composed = A::default().composed(x.leaky_trace() * scale, layer.param_tensors(), noise);
     let y_composed_values = y_composed.as_vec();
     let composed_grads = (y_composed * weights).sum().backward();
 
@@ -68,7 +68,7 @@ where
         &fused_grads.get(&x).as_vec(),
         &composed_grads.get(&x).as_vec(),
     );
-    for (p, pname) in layer.params.iter().zip(layer.param_names()) {
+    for (p, pname) in layer.param_tensors().iter().zip(layer.param_names()) {
         close(
             &format!("d{pname}"),
             &fused_grads.get(p).as_vec(),
@@ -105,7 +105,7 @@ struct Compare {
     noise: Noise,
 }
 
-impl ActivationVisitor for Compare {
+impl ComposedVisitor for Compare {
     type Output = ();
     fn visit<A: ComposedActivation>(self) {
         compare::<A, f64>(1e-9, self.permuted, self.noise);
@@ -116,7 +116,7 @@ impl ActivationVisitor for Compare {
 #[test]
 fn all_37_variants_agree_on_contiguous_inputs() {
     for name in ActivationName::all() {
-        name.visit(Compare {
+        name.visit_composed(Compare {
             permuted: false,
             noise: Noise::Eval,
         });
@@ -126,7 +126,7 @@ fn all_37_variants_agree_on_contiguous_inputs() {
 #[test]
 fn all_37_variants_agree_on_permuted_inputs() {
     for name in ActivationName::all() {
-        name.visit(Compare {
+        name.visit_composed(Compare {
             permuted: true,
             noise: Noise::Eval,
         });
@@ -137,11 +137,11 @@ fn all_37_variants_agree_on_permuted_inputs() {
 fn training_noise_agrees_for_rrelu() {
     for name in ["rrelu", "elsa-rrelu"] {
         let name: ActivationName = name.parse().unwrap();
-        name.visit(Compare {
+        name.visit_composed(Compare {
             permuted: false,
             noise: Noise::Train { seed: 3 },
         });
-        name.visit(Compare {
+        name.visit_composed(Compare {
             permuted: true,
             noise: Noise::Train { seed: 4 },
         });

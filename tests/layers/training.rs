@@ -4,9 +4,8 @@
 
 use arelu::experiment::batches::Images;
 use arelu::mnist::Mnist;
-use arelu::nn::composed::ComposedActivation;
 use arelu::nn::MnistConv;
-use arelu::{ActivationName, ActivationVisitor};
+use arelu::{Activation, ActivationName, ActivationVisitor};
 use dfdx::losses::cross_entropy_with_logits_loss;
 use dfdx::optim::{Adam, Sgd};
 use dfdx::prelude::*;
@@ -18,7 +17,7 @@ struct Fit<'a> {
 
 impl ActivationVisitor for Fit<'_> {
     type Output = (Vec<f32>, bool, String);
-    fn visit<A: ComposedActivation>(self) -> Self::Output {
+    fn visit<A: Activation>(self) -> Self::Output {
         let dev = Cpu::seed_from_u64(1);
         let mut model = dev.build_module::<MnistConv<A>, f32>();
         let indices: Vec<usize> = (0..64).collect();
