@@ -28,11 +28,16 @@
 //! gradients of a Hessian-vector product see the same slopes and the run is deterministic.
 
 mod meta;
+mod table;
 mod tasks;
 
 pub use meta::{
-    hessian_vector_product, run_maml, Batch, Learner, MamlResult, MamlSpec, TaskOutcome,
-    HVP_STEP, SUPPORTED_WAYS,
+    hessian_vector_product, run_maml, Batch, Learner, MamlResult, MamlSpec, TaskOutcome, HVP_STEP,
+    SUPPORTED_WAYS,
+};
+pub use table::{
+    cells, csv, generate_maml, markdown, write_outputs, MamlCell, MamlGenerateError, MamlGrid,
+    MamlKey, MamlRecord, MamlSettings, FORMAT,
 };
 pub use tasks::{Task, TaskSampler, DIGITS};
 
