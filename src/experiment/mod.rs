@@ -5,6 +5,7 @@ pub mod batches;
 pub mod figures;
 pub mod generate;
 pub mod grid;
+pub mod maml;
 pub mod output;
 pub mod record;
 pub mod store;
