@@ -26,7 +26,6 @@ use crate::activation::Activation;
 use crate::experiment::batches::PIXELS;
 use crate::mnist::MnistSplit;
 use crate::name::{ActivationName, ActivationVisitor};
-use crate::nn::composed::ComposedActivation;
 use crate::nn::fused::uniform;
 use crate::nn::{ImageInput, MnistConvNet};
 
@@ -546,7 +545,7 @@ pub fn run_maml(
     struct Visit<'a>(MamlSpec, &'a MnistSplit, &'a MnistSplit);
     impl ActivationVisitor for Visit<'_> {
         type Output = Result<MamlResult, MamlError>;
-        fn visit<A: ComposedActivation>(self) -> Self::Output {
+        fn visit<A: Activation>(self) -> Self::Output {
             match self.0.config.ways {
                 5 => run_typed::<A, 5>(self.0, self.1, self.2),
                 ways => Err(MamlError::Setting(format!(

@@ -290,11 +290,19 @@ pub fn generate_maml(
         .cloned()
         .collect();
     let files = write_outputs(out, &records, grid, settings)?;
+    // The terminal's summary: the table's lines on AReLU's lead, one per shot setting.
+    let headline = std::fs::read_to_string(out.join("table3.md"))?
+        .lines()
+        .filter(|line| line.contains("AReLU's test accuracy"))
+        .collect::<Vec<_>>()
+        .join("\n");
     Ok(Generated {
         total,
         skipped,
         ran,
         files,
+        recovered: store.recovered().map(Path::to_path_buf),
+        headline,
     })
 }
 
