@@ -11,6 +11,7 @@ pub mod math;
 pub mod mnist;
 pub mod name;
 pub mod nn;
+pub mod svhn;
 
 pub use activation::{Activation, EVAL_NOISE};
 pub use activations::*;
