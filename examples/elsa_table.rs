@@ -26,7 +26,7 @@ use std::time::Instant;
 use arelu::experiment::batches::Images;
 use arelu::experiment::generate::generate;
 use arelu::experiment::grid::{ElsaMode, Grid};
-use arelu::experiment::store::{Settings, FORMAT};
+use arelu::experiment::record::{Settings, FORMAT};
 use arelu::experiment::train::BATCH_SIZE;
 use arelu::experiment::Optimizer;
 use arelu::mnist::Mnist;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use arelu::experiment::batches::Images;
 use arelu::experiment::generate::generate;
 use arelu::experiment::grid::{ElsaMode, Grid};
-use arelu::experiment::store::{Settings, FORMAT};
+use arelu::experiment::record::{Settings, FORMAT};
 use arelu::experiment::train::BATCH_SIZE;
 use arelu::experiment::Optimizer;
 use arelu::mnist::Mnist;

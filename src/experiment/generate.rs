@@ -8,8 +8,8 @@ use thiserror::Error;
 use super::batches::Images;
 use super::grid::{run_grid, Grid};
 use super::output::write_outputs;
-use super::record::RunRecord;
-use super::store::{Settings, Store, StoreError};
+use super::record::{RunRecord, RunStore, Settings};
+use super::store::StoreError;
 
 /// Why generating the tables failed.
 #[derive(Debug, Error)]
@@ -52,13 +52,12 @@ pub fn generate(
     max_runs: Option<usize>,
     mut progress: impl FnMut(&RunRecord),
 ) -> Result<Generated, GenerateError> {
-    let mut store = Store::open(out, settings)?;
-    let done = store.done();
+    let mut store = RunStore::open(out, settings)?;
     let specs = grid.specs();
     let total = specs.len();
     let mut todo: Vec<_> = specs
         .into_iter()
-        .filter(|s| !done.contains(&s.key()))
+        .filter(|s| !store.contains(&s.key()))
         .collect();
     let skipped = total - todo.len();
     if let Some(max) = max_runs {
@@ -68,7 +67,7 @@ pub fn generate(
     run_grid(&todo, train, test, jobs, |result| {
         let record = RunRecord::from_result(&result);
         progress(&record);
-        store.append(record)
+        store.append(&record)
     })?;
     let records: Vec<RunRecord> = store
         .records()

@@ -5,8 +5,8 @@ use std::sync::mpsc;
 use std::sync::Mutex;
 
 use super::batches::Images;
+use super::record::RunKey;
 use super::record::RunRecord;
-use super::store::RunKey;
 use super::train::{train_run, Optimizer, RunResult, RunSpec};
 use crate::name::{ActivationName, BaseActivation};
 

@@ -1,8 +1,69 @@
-//! One finished run as stored in `results.jsonl`: one JSON object per line.
+//! The MNIST grid's results file: its settings header and one finished run per line
+//! ([`RunRecord`]), kept in a [`Store`](super::store::Store).
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::store::StoreRecord;
 use super::train::Optimizer;
+
+/// The settings that make results comparable: runs made under other settings cannot share a
+/// table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The file format's version.
+    pub format: u32,
+    /// Where the images came from (`"shipped subset"` or the directory given).
+    pub data: String,
+    /// Training images used.
+    pub train_images: usize,
+    /// Test images.
+    pub test_images: usize,
+    /// Epochs per run.
+    pub epochs: usize,
+    /// The batch size.
+    pub batch_size: usize,
+}
+
+/// The current format version.
+pub const FORMAT: u32 = 1;
+
+/// The MNIST grid's results file.
+pub type RunStore = super::store::Store<Settings, RunRecord>;
+
+/// The identity of a run within a grid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunKey {
+    /// Base activation name.
+    pub activation: String,
+    /// ELSA-wrapped.
+    pub elsa: bool,
+    /// Optimiser.
+    pub optimizer: Optimizer,
+    /// Learning rate, as bits (exact).
+    pub lr_bits: u64,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl RunKey {
+    /// The key of a record.
+    pub fn of(record: &RunRecord) -> Self {
+        Self {
+            activation: record.activation.clone(),
+            elsa: record.elsa,
+            optimizer: record.optimizer,
+            lr_bits: record.lr.to_bits(),
+            seed: record.seed,
+        }
+    }
+}
+
+impl StoreRecord for RunRecord {
+    type Key = RunKey;
+    fn key(&self) -> RunKey {
+        RunKey::of(self)
+    }
+}
 
 /// One finished training run (one line of `results.jsonl`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
