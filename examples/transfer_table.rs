@@ -44,10 +44,9 @@ use std::time::Instant;
 
 use arelu::experiment::grid::ElsaMode;
 use arelu::experiment::train::BATCH_SIZE;
-use arelu::experiment::transfer::table::{results_csv, summary_json, table2_markdown, Summary};
 use arelu::experiment::transfer::{
-    missing, run_specs, transfer_specs, ColourImages, Protocol, SplitTag, TransferData,
-    TransferRecord, TransferSettings, TRANSFER_FORMAT,
+    generate, transfer_specs, ColourImages, Protocol, SplitTag, TransferData, TransferSettings,
+    TRANSFER_FORMAT,
 };
 use arelu::mnist::Mnist;
 use arelu::BaseActivation;
@@ -283,18 +282,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             (Target::Svhn(_), false) => "results/table2-svhn",
         })
     });
-    let mut store = arelu::experiment::store::Store::<TransferSettings, TransferRecord>::open(
-        &out, &settings,
-    )?;
-    let done = store.records().iter().map(|r| r.key()).collect();
-    let mut todo = missing(&specs, &done);
-    let skipped = specs.len() - todo.len();
-    if let Some(max) = args.max_runs {
-        todo.truncate(max);
-    }
     eprintln!(
-        "{} runs ({skipped} already done); pretraining on {} MNIST images, target {}: {} \
-         train / {} test images; {jobs} jobs; results in {}",
+        "{} runs; pretraining on {} MNIST images, target {}: {} train / {} test images; \
+         {jobs} jobs; results in {}",
         specs.len(),
         settings.pretrain_images,
         target_name,
@@ -302,9 +292,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         settings.target_test_images,
         out.display(),
     );
-    let bar = ProgressBar::new(todo.len() as u64);
+    let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} runs, {elapsed} elapsed, ETA {eta} {msg}",
+        "{bar:40} {pos} runs, {elapsed} elapsed {msg}",
     )?);
     let start = Instant::now();
     let data = TransferData {
@@ -313,51 +303,47 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         target_train: &target_train,
         target_test: &target_test,
     };
-    let models = out.join("models");
-    let ran = run_specs(&todo, &protocol, data, Some(&models), jobs, |record| {
-        bar.set_message(format!(
-            "(last: {} seed {}: no pretrain {:.2}%, no finetune {:.2}%, finetuned {:.2}%)",
-            record.variant(),
-            record.seed,
-            record.scratch_accuracy,
-            record.no_finetune_accuracy,
-            record.finetune_accuracy_per_epoch.last().copied().unwrap_or(f64::NAN),
-        ));
-        bar.inc(1);
-        store.append(&record)
-    });
-    bar.finish_and_clear();
-    ran?;
-    eprintln!(
-        "{} runs made in {:.1} s",
-        todo.len(),
-        start.elapsed().as_secs_f64()
+    let generated = generate(
+        &specs,
+        &protocol,
+        data,
+        &settings,
+        &out,
+        (jobs, args.max_runs),
+        (&finetune, &target_name),
+        |record| {
+            bar.set_message(format!(
+                "(last: {} seed {}: no pretrain {:.2}%, no finetune {:.2}%, finetuned {:.2}%)",
+                record.variant(),
+                record.seed,
+                record.scratch_accuracy,
+                record.no_finetune_accuracy,
+                record
+                    .finetune_accuracy_per_epoch
+                    .last()
+                    .copied()
+                    .unwrap_or(f64::NAN),
+            ));
+            bar.inc(1);
+        },
     );
-    let keys: std::collections::HashSet<_> = specs.iter().map(|s| s.key()).collect();
-    let records: Vec<TransferRecord> = store
-        .records()
-        .iter()
-        .filter(|r| keys.contains(&r.key()))
-        .cloned()
-        .collect();
-    if records.len() < specs.len() {
-        eprintln!(
-            "{} of {} runs done: the table covers those; rerun the same command to resume",
-            records.len(),
-            specs.len()
-        );
+    bar.finish_and_clear();
+    let generated = generated?;
+    eprintln!(
+        "{} runs made in {:.1} s, {} were already done, {} of {} still to do",
+        generated.ran,
+        start.elapsed().as_secs_f64(),
+        generated.skipped,
+        generated.total - generated.skipped - generated.ran,
+        generated.total
+    );
+    if generated.records.len() < generated.total {
+        eprintln!("the table covers the runs done so far; rerun the same command to resume");
     }
-    let summary = Summary::from_records(&records, &finetune);
-    let table = table2_markdown(&summary, &target_name);
-    for (name, text) in [
-        ("table2.md", table.clone()),
-        ("results.csv", results_csv(&records)),
-        ("summary.json", summary_json(&summary, &target_name).to_string()),
-    ] {
-        let path = out.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    for path in &generated.files {
         eprintln!("wrote {}", path.display());
     }
+    let table = std::fs::read_to_string(out.join("table2.md"))?;
     println!("{table}");
     Ok(())
 }

@@ -109,3 +109,102 @@ fn a_run_with_a_reloaded_model_matches_the_run_that_saved_it() {
     assert_ne!(first.finetuned_params, first.pretrained_params);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_tiny_grid_end_to_end_and_resumed() {
+    use arelu::experiment::grid::ElsaMode;
+    use arelu::experiment::transfer::{generate, transfer_specs, TransferSettings, TRANSFER_FORMAT};
+    use arelu::BaseActivation;
+
+    let mnist = Mnist::load_shipped().unwrap();
+    let source_train = ColourImages::grey(&mnist.train.clone().take(128));
+    let source_test = ColourImages::grey(&mnist.test.clone().take(40));
+    let target_train =
+        ColourImages::mnist_colour_range(&mnist.train, 4872..5000, SplitTag::Train, 0);
+    let target_test = ColourImages::mnist_colour(&mnist.test.clone().take(40), SplitTag::Test, 0);
+    let data = TransferData {
+        source_train: &source_train,
+        source_test: &source_test,
+        target_train: &target_train,
+        target_test: &target_test,
+    };
+    let protocol = Protocol {
+        pretrain_epochs: 1,
+        pretrain_lr: 1e-2,
+        finetune_epochs: 2,
+        finetune_lr: 1e-5,
+        scratch_epochs: 1,
+        scratch_lr: 1e-2,
+    };
+    let settings = TransferSettings {
+        format: TRANSFER_FORMAT,
+        target: "mnist-colour test".into(),
+        source: "shipped subset".into(),
+        pretrain_images: 128,
+        source_test_images: 40,
+        target_train_images: 128,
+        target_test_images: 40,
+        pretrain_epochs: 1,
+        pretrain_lr: 1e-2,
+        finetune_epochs: 2,
+        finetune_lr: 1e-5,
+        scratch_epochs: 1,
+        scratch_lr: 1e-2,
+        batch_size: 128,
+    };
+    let specs = transfer_specs(
+        &[BaseActivation::Relu, BaseActivation::Arelu],
+        ElsaMode::Both,
+        1,
+    );
+    assert_eq!(specs.len(), 3);
+    let dir = temp_dir("grid");
+    let finetune = [1usize, 2];
+    let mut seen = 0;
+    // Interrupted after two runs...
+    let first = generate(
+        &specs, &protocol, data, &settings, &dir, (2, Some(2)), (&finetune, "test"),
+        |_| seen += 1,
+    )
+    .unwrap();
+    assert_eq!((first.total, first.skipped, first.ran, seen), (3, 0, 2, 2));
+    let partial = std::fs::read_to_string(dir.join("table2.md")).unwrap();
+    assert_eq!(partial.lines().filter(|l| l.starts_with("| ")).count(), 1 + 2);
+    // ...and resumed: only the third run is made.
+    let second = generate(
+        &specs, &protocol, data, &settings, &dir, (1, None), (&finetune, "test"),
+        |_| seen += 1,
+    )
+    .unwrap();
+    assert_eq!((second.skipped, second.ran, seen), (2, 1, 3));
+    assert_eq!(second.records.len(), 3);
+    let table = std::fs::read_to_string(dir.join("table2.md")).unwrap();
+    for row in ["| relu |", "| arelu |", "| elsa-relu |"] {
+        assert!(table.contains(row), "{row} missing from\n{table}");
+    }
+    assert!(table.contains("finetune 2 ep."));
+    assert!(table.contains("**"), "no best marked:\n{table}");
+    let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["seeds"], 1);
+    assert_eq!(summary["columns"].as_array().unwrap().len(), 5);
+    // Every pretrained model was saved once, by its run.
+    assert_eq!(std::fs::read_dir(dir.join("models")).unwrap().count(), 3);
+    // A run redone from its saved model reproduces the stored record.
+    let again = run_transfer(specs[1], &protocol, data, Some(&dir.join("models"))).unwrap();
+    let stored = second.records.iter().find(|r| r.activation == "arelu").unwrap();
+    assert_eq!(again.finetune_accuracy_per_epoch, stored.finetune_accuracy_per_epoch);
+    assert_eq!(again.scratch_accuracy, stored.scratch_accuracy);
+    // Other settings are refused, the file kept.
+    let mut other = settings.clone();
+    other.finetune_lr = 1e-4;
+    assert!(generate(
+        &specs, &protocol, data, &other, &dir, (1, None), (&finetune, "test"),
+        |_| {},
+    )
+    .is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}

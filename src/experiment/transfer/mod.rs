@@ -15,7 +15,7 @@ pub mod table;
 pub mod train;
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex};
 
 pub use data::{ColourImages, ColourImagesError, SplitTag};
@@ -26,6 +26,7 @@ pub use train::{
 };
 
 use crate::experiment::grid::ElsaMode;
+use crate::experiment::store::{Store, StoreError, StoreRecord};
 use crate::name::{ActivationName, BaseActivation};
 
 /// The identity of a transfer run in a results file: `(activation, elsa, seed)`.
@@ -42,12 +43,15 @@ impl TransferSpec {
     }
 }
 
-impl TransferRecord {
-    /// This record's key.
-    pub fn key(&self) -> TransferKey {
+impl StoreRecord for TransferRecord {
+    type Key = TransferKey;
+    fn key(&self) -> TransferKey {
         (self.activation.clone(), self.elsa, self.seed)
     }
 }
+
+/// The results file of a transfer table.
+pub type TransferStore = Store<TransferSettings, TransferRecord>;
 
 /// Every run of `activations` × ELSA mode × seeds `0..seeds`, seed-major (so that an
 /// interrupted grid has whole tables for the seeds it finished); `elsa-arelu` is left out
@@ -159,5 +163,107 @@ pub fn run_specs<E: std::error::Error + 'static>(
             }
         }
         Ok(())
+    })
+}
+
+/// Why [`generate`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// The results file.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A run.
+    #[error(transparent)]
+    Run(#[from] TransferError),
+    /// Writing an output file.
+    #[error("{}: {source}", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// What [`generate`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    /// Runs in the grid.
+    pub total: usize,
+    /// Runs found already done.
+    pub skipped: usize,
+    /// Runs made by this call.
+    pub ran: usize,
+    /// The records of the grid done so far (the table's runs).
+    pub records: Vec<TransferRecord>,
+    /// The output files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// The whole table: opens (or resumes) `out/results.jsonl` with `settings`, makes the runs of
+/// `specs` not yet there (at most `max_runs` of them when given) on `jobs` threads, each
+/// appended as it finishes and handed to `progress`, keeping pretrained models in
+/// `out/models/`; then writes `table2.md`, `results.csv` and `summary.json` from every run
+/// of `specs` done so far, with fine-tuning columns `finetune` and `target` in the legend.
+///
+/// # Errors
+/// See [`GenerateError`]; a results file with other settings is refused and left as is.
+#[allow(clippy::too_many_arguments)]
+pub fn generate(
+    specs: &[TransferSpec],
+    protocol: &Protocol,
+    data: TransferData<'_>,
+    settings: &TransferSettings,
+    out: &Path,
+    (jobs, max_runs): (usize, Option<usize>),
+    (finetune, target): (&[usize], &str),
+    mut progress: impl FnMut(&TransferRecord),
+) -> Result<Generated, GenerateError> {
+    let mut store = TransferStore::open(out, settings)?;
+    let done: HashSet<TransferKey> = store.records().iter().map(StoreRecord::key).collect();
+    let mut todo = missing(specs, &done);
+    let skipped = specs.len() - todo.len();
+    if let Some(max) = max_runs {
+        todo.truncate(max);
+    }
+    let models = out.join("models");
+    run_specs(&todo, protocol, data, Some(&models), jobs, |record| {
+        progress(&record);
+        store.append(&record)
+    })
+    .map_err(|e| match e {
+        RunSpecsError::Run(e) => GenerateError::Run(e),
+        RunSpecsError::OnResult(e) => GenerateError::Store(e),
+    })?;
+    let keys: HashSet<TransferKey> = specs.iter().map(TransferSpec::key).collect();
+    let records: Vec<TransferRecord> = store
+        .records()
+        .iter()
+        .filter(|r| keys.contains(&r.key()))
+        .cloned()
+        .collect();
+    let summary = table::Summary::from_records(&records, finetune);
+    let mut files = Vec::new();
+    for (name, text) in [
+        ("table2.md", table::table2_markdown(&summary, target)),
+        ("results.csv", table::results_csv(&records)),
+        (
+            "summary.json",
+            table::summary_json(&summary, target).to_string(),
+        ),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|source| GenerateError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        files.push(path);
+    }
+    Ok(Generated {
+        total: specs.len(),
+        skipped,
+        ran: todo.len(),
+        records,
+        files,
     })
 }
