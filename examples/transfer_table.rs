@@ -161,7 +161,9 @@ fn check_epochs(name: &str, n: usize, least: usize) -> Result<(), String> {
     if (least..=MAX_EPOCHS).contains(&n) {
         Ok(())
     } else {
-        Err(format!("--{name} must be in {least}..={MAX_EPOCHS}, got {n}"))
+        Err(format!(
+            "--{name} must be in {least}..={MAX_EPOCHS}, got {n}"
+        ))
     }
 }
 
@@ -236,7 +238,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         Target::Svhn(dir) => {
             let svhn = arelu::svhn::Svhn::load_dir(dir)?;
-            (format!("SVHN ({})", dir.display()), svhn.train, svhn.test, n)
+            (
+                format!("SVHN ({})", dir.display()),
+                svhn.train,
+                svhn.test,
+                n,
+            )
         }
     };
     if let Some(limit) = args.target_train_limit {

@@ -198,8 +198,14 @@ pub fn parse(bytes: &[u8], path: &Path, limit: usize) -> Result<ColourImages, Sv
     };
     let big_endian = reader.header(bytes)?;
     reader.elements(bytes, 128, big_endian, true)?;
-    let x = reader.x.take().ok_or(SvhnError::Missing { path: path.into(), name: "X" })?;
-    let y = reader.y.take().ok_or(SvhnError::Missing { path: path.into(), name: "y" })?;
+    let x = reader.x.take().ok_or(SvhnError::Missing {
+        path: path.into(),
+        name: "X",
+    })?;
+    let y = reader.y.take().ok_or(SvhnError::Missing {
+        path: path.into(),
+        name: "y",
+    })?;
     images(x, y, path)
 }
 
@@ -280,10 +286,7 @@ impl Reader<'_> {
             ));
         }
         if bytes.len() < 128 {
-            return Err(not(format!(
-                "{} bytes, the header needs 128",
-                bytes.len()
-            )));
+            return Err(not(format!("{} bytes, the header needs 128", bytes.len())));
         }
         if bytes.starts_with(b"MATLAB 7.3") {
             return Err(not(
@@ -438,7 +441,8 @@ impl Reader<'_> {
         if name_e.data_type != MI_INT8 && name_e.data_type != MI_UINT8 {
             return Err(self.malformed("", "the array name is not miINT8"));
         }
-        let name = String::from_utf8_lossy(&m[name_e.start..name_e.start + name_e.len]).into_owned();
+        let name =
+            String::from_utf8_lossy(&m[name_e.start..name_e.start + name_e.len]).into_owned();
         if name != "X" && name != "y" {
             return Ok(());
         }
@@ -464,7 +468,10 @@ impl Reader<'_> {
             .ok_or_else(|| self.malformed(&name, format!("dimensions {dims:?} overflow")))?;
         let real = self.tag(m, name_e.next, big, "real part")?;
         let size = numeric_size(real.data_type).ok_or_else(|| {
-            self.malformed(&name, format!("data type {} is not numeric", real.data_type))
+            self.malformed(
+                &name,
+                format!("data type {} is not numeric", real.data_type),
+            )
         })?;
         if real.len != count.saturating_mul(size) {
             return Err(self.malformed(

@@ -108,12 +108,24 @@ fn x_bytes(n: usize) -> Vec<u8> {
 }
 
 fn x_element(order: Order, n: usize) -> Vec<u8> {
-    order.matrix("X", UINT8_CLASS, &[32, 32, 3, n as i32], MI_UINT8, &x_bytes(n))
+    order.matrix(
+        "X",
+        UINT8_CLASS,
+        &[32, 32, 3, n as i32],
+        MI_UINT8,
+        &x_bytes(n),
+    )
 }
 
 /// y as MATLAB saves it: class double, values stored as miUINT8.
 fn y_element(order: Order, labels: &[u8]) -> Vec<u8> {
-    order.matrix("y", DOUBLE_CLASS, &[labels.len() as i32, 1], MI_UINT8, labels)
+    order.matrix(
+        "y",
+        DOUBLE_CLASS,
+        &[labels.len() as i32, 1],
+        MI_UINT8,
+        labels,
+    )
 }
 
 fn file(order: Order, elements: &[Vec<u8>]) -> Vec<u8> {
@@ -166,13 +178,23 @@ fn compressed_big_endian_and_double_labels_and_other_variables() {
         let o = Order { big };
         let labels: Vec<u8> = [7.0f64, 10.0]
             .iter()
-            .flat_map(|v| if big { v.to_be_bytes() } else { v.to_le_bytes() })
+            .flat_map(|v| {
+                if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                }
+            })
             .collect();
         let y = o.matrix("y", DOUBLE_CLASS, &[2, 1], MI_DOUBLE, &labels);
         let other = o.matrix("note", DOUBLE_CLASS, &[1, 1], MI_UINT8, &[42]);
         let bytes = file(
             o,
-            &[o.compressed(&other), o.compressed(&y), o.compressed(&x_element(o, 2))],
+            &[
+                o.compressed(&other),
+                o.compressed(&y),
+                o.compressed(&x_element(o, 2)),
+            ],
         );
         let path = write(&format!("compressed-{big}"), &bytes);
         check_images(&load_file(&path, DEFAULT_LIMIT).unwrap(), &[7, 0]);
@@ -219,14 +241,20 @@ fn good() -> Vec<u8> {
 
 #[test]
 fn header_errors() {
-    assert!(matches!(error_of("empty", b"", DEFAULT_LIMIT), SvhnError::NotMat5 { .. }));
+    assert!(matches!(
+        error_of("empty", b"", DEFAULT_LIMIT),
+        SvhnError::NotMat5 { .. }
+    ));
     assert!(matches!(
         error_of("short", &good()[..100], DEFAULT_LIMIT),
         SvhnError::NotMat5 { .. }
     ));
     let mut bad_mark = good();
     bad_mark[126..128].copy_from_slice(b"XX");
-    assert!(matches!(error_of("mark", &bad_mark, DEFAULT_LIMIT), SvhnError::NotMat5 { .. }));
+    assert!(matches!(
+        error_of("mark", &bad_mark, DEFAULT_LIMIT),
+        SvhnError::NotMat5 { .. }
+    ));
     let mut bad_version = good();
     bad_version[124..126].copy_from_slice(&0x0200u16.to_le_bytes());
     assert!(matches!(
@@ -246,7 +274,10 @@ fn truncated_and_compressed_errors() {
     for cut in [g.len() - 1, g.len() - 3000, 130, 140] {
         let err = error_of(&format!("cut{cut}"), &g[..cut], DEFAULT_LIMIT);
         assert!(
-            matches!(err, SvhnError::Truncated { .. } | SvhnError::Malformed { .. }),
+            matches!(
+                err,
+                SvhnError::Truncated { .. } | SvhnError::Malformed { .. }
+            ),
             "cut at {cut}: {err}"
         );
     }
@@ -257,9 +288,15 @@ fn truncated_and_compressed_errors() {
     }
     let err = error_of("zlib", &file(LE, &[corrupt]), DEFAULT_LIMIT);
     assert!(matches!(err, SvhnError::CorruptCompressed { .. }), "{err}");
-    let big = file(LE, &[LE.compressed(&x_element(LE, 2)), y_element(LE, &[1, 2])]);
+    let big = file(
+        LE,
+        &[LE.compressed(&x_element(LE, 2)), y_element(LE, &[1, 2])],
+    );
     let err = error_of("limit", &big, 4096);
-    assert!(matches!(err, SvhnError::TooLarge { limit: 4096, .. }), "{err}");
+    assert!(
+        matches!(err, SvhnError::TooLarge { limit: 4096, .. }),
+        "{err}"
+    );
     // The same file within the limit loads.
     assert!(load_file(write("limit-ok", &big), 8192).is_ok());
 }
@@ -272,26 +309,51 @@ fn variable_errors() {
     assert!(matches!(err, SvhnError::Missing { name: "y", .. }), "{err}");
 
     let wrong_dims = LE.matrix("X", UINT8_CLASS, &[28, 28, 3, 1], MI_UINT8, &[0; 2352]);
-    let err = error_of("dims", &file(LE, &[wrong_dims, y_element(LE, &[1])]), DEFAULT_LIMIT);
-    assert!(matches!(err, SvhnError::WrongShape { name: "X", .. }), "{err}");
+    let err = error_of(
+        "dims",
+        &file(LE, &[wrong_dims, y_element(LE, &[1])]),
+        DEFAULT_LIMIT,
+    );
+    assert!(
+        matches!(err, SvhnError::WrongShape { name: "X", .. }),
+        "{err}"
+    );
 
     let double_x = LE.matrix("X", DOUBLE_CLASS, &[32, 32, 3, 1], MI_UINT8, &[0; 3072]);
-    let err = error_of("class", &file(LE, &[double_x, y_element(LE, &[1])]), DEFAULT_LIMIT);
-    assert!(matches!(err, SvhnError::WrongShape { name: "X", .. }), "{err}");
+    let err = error_of(
+        "class",
+        &file(LE, &[double_x, y_element(LE, &[1])]),
+        DEFAULT_LIMIT,
+    );
+    assert!(
+        matches!(err, SvhnError::WrongShape { name: "X", .. }),
+        "{err}"
+    );
 
     let err = error_of(
         "count",
         &file(LE, &[x_element(LE, 2), y_element(LE, &[1, 2, 3])]),
         DEFAULT_LIMIT,
     );
-    assert!(matches!(err, SvhnError::WrongShape { name: "y", .. }), "{err}");
+    assert!(
+        matches!(err, SvhnError::WrongShape { name: "y", .. }),
+        "{err}"
+    );
 
     for (tag, label) in [("label0", 0u8), ("label11", 11)] {
-        let err = error_of(tag, &file(LE, &[x_element(LE, 2), y_element(LE, &[1, label])]), DEFAULT_LIMIT);
+        let err = error_of(
+            tag,
+            &file(LE, &[x_element(LE, 2), y_element(LE, &[1, label])]),
+            DEFAULT_LIMIT,
+        );
         assert!(matches!(err, SvhnError::BadLabel { index: 1, .. }), "{err}");
     }
     let half = LE.matrix("y", DOUBLE_CLASS, &[1, 1], MI_DOUBLE, &2.5f64.to_le_bytes());
-    let err = error_of("fraction", &file(LE, &[x_element(LE, 1), half]), DEFAULT_LIMIT);
+    let err = error_of(
+        "fraction",
+        &file(LE, &[x_element(LE, 1), half]),
+        DEFAULT_LIMIT,
+    );
     assert!(matches!(err, SvhnError::BadLabel { index: 0, .. }), "{err}");
 }
 
@@ -299,11 +361,22 @@ fn variable_errors() {
 fn malformed_matrices_are_errors_not_panics_or_huge_allocations() {
     // Dimensions whose product overflows, negative dimensions, and data of the wrong length:
     // all must be refused before any allocation of the claimed size.
-    let overflow = LE.matrix("X", UINT8_CLASS, &[i32::MAX, i32::MAX, i32::MAX, 3], MI_UINT8, &[0; 8]);
+    let overflow = LE.matrix(
+        "X",
+        UINT8_CLASS,
+        &[i32::MAX, i32::MAX, i32::MAX, 3],
+        MI_UINT8,
+        &[0; 8],
+    );
     let negative = LE.matrix("X", UINT8_CLASS, &[32, 32, 3, -1], MI_UINT8, &[0; 8]);
     let short = LE.matrix("X", UINT8_CLASS, &[32, 32, 3, 2], MI_UINT8, &[0; 3072]);
     let text = LE.matrix("X", UINT8_CLASS, &[32, 32, 3, 1], 16, &[0; 3072]);
-    for (tag, m) in [("overflow", overflow), ("negative", negative), ("short", short), ("type", text)] {
+    for (tag, m) in [
+        ("overflow", overflow),
+        ("negative", negative),
+        ("short", short),
+        ("type", text),
+    ] {
         let err = error_of(tag, &file(LE, &[m, y_element(LE, &[1])]), DEFAULT_LIMIT);
         assert!(matches!(err, SvhnError::Malformed { .. }), "{tag}: {err}");
     }

@@ -3,8 +3,8 @@
 
 use arelu::experiment::transfer::train::{accuracy, load_model, save_model, sgd_epochs};
 use arelu::experiment::transfer::{
-    run_transfer, BuiltTransferNet, ColourImages, Protocol, SplitTag, TransferData,
-    TransferNet, TransferSpec,
+    run_transfer, BuiltTransferNet, ColourImages, Protocol, SplitTag, TransferData, TransferNet,
+    TransferSpec,
 };
 use arelu::mnist::Mnist;
 use arelu::{ActivationName, Arelu};
@@ -60,7 +60,10 @@ fn a_reloaded_pretrained_model_gives_the_same_outputs() {
     assert_eq!(reloaded.forward(x).as_vec(), before);
     // AReLU's learned alpha and beta travel too.
     assert_eq!(reloaded.0 .1.param_values(), model.0 .1.param_values());
-    assert_eq!(accuracy(&reloaded, &dev, &test), accuracy(&model, &dev, &test));
+    assert_eq!(
+        accuracy(&reloaded, &dev, &test),
+        accuracy(&model, &dev, &test)
+    );
 
     let garbage = dir.join("garbage.safetensors");
     std::fs::write(&garbage, b"not a model").unwrap();
@@ -99,9 +102,15 @@ fn a_run_with_a_reloaded_model_matches_the_run_that_saved_it() {
     let first = run_transfer(spec, &protocol, data, Some(&dir)).unwrap();
     assert!(first.pretrain_seconds.is_some());
     let second = run_transfer(spec, &protocol, data, Some(&dir)).unwrap();
-    assert_eq!(second.pretrain_seconds, None, "the saved model was not reused");
+    assert_eq!(
+        second.pretrain_seconds, None,
+        "the saved model was not reused"
+    );
     assert_eq!(second.no_finetune_accuracy, first.no_finetune_accuracy);
-    assert_eq!(second.finetune_accuracy_per_epoch, first.finetune_accuracy_per_epoch);
+    assert_eq!(
+        second.finetune_accuracy_per_epoch,
+        first.finetune_accuracy_per_epoch
+    );
     assert_eq!(second.finetuned_params, first.finetuned_params);
     assert_eq!(second.scratch_accuracy, first.scratch_accuracy);
     assert_eq!(first.finetune_accuracy_per_epoch.len(), 2);
@@ -113,7 +122,9 @@ fn a_run_with_a_reloaded_model_matches_the_run_that_saved_it() {
 #[test]
 fn a_tiny_grid_end_to_end_and_resumed() {
     use arelu::experiment::grid::ElsaMode;
-    use arelu::experiment::transfer::{generate, transfer_specs, TransferSettings, TRANSFER_FORMAT};
+    use arelu::experiment::transfer::{
+        generate, transfer_specs, TransferSettings, TRANSFER_FORMAT,
+    };
     use arelu::BaseActivation;
 
     let mnist = Mnist::load_shipped().unwrap();
@@ -163,16 +174,31 @@ fn a_tiny_grid_end_to_end_and_resumed() {
     let mut seen = 0;
     // Interrupted after two runs...
     let first = generate(
-        &specs, &protocol, data, &settings, &dir, (2, Some(2)), (&finetune, "test"),
+        &specs,
+        &protocol,
+        data,
+        &settings,
+        &dir,
+        (2, Some(2)),
+        (&finetune, "test"),
         |_| seen += 1,
     )
     .unwrap();
     assert_eq!((first.total, first.skipped, first.ran, seen), (3, 0, 2, 2));
     let partial = std::fs::read_to_string(dir.join("table2.md")).unwrap();
-    assert_eq!(partial.lines().filter(|l| l.starts_with("| ")).count(), 1 + 2);
+    assert_eq!(
+        partial.lines().filter(|l| l.starts_with("| ")).count(),
+        1 + 2
+    );
     // ...and resumed: only the third run is made.
     let second = generate(
-        &specs, &protocol, data, &settings, &dir, (1, None), (&finetune, "test"),
+        &specs,
+        &protocol,
+        data,
+        &settings,
+        &dir,
+        (1, None),
+        (&finetune, "test"),
         |_| seen += 1,
     )
     .unwrap();
@@ -187,22 +213,34 @@ fn a_tiny_grid_end_to_end_and_resumed() {
     let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4);
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["seeds"], 1);
     assert_eq!(summary["columns"].as_array().unwrap().len(), 5);
     // Every pretrained model was saved once, by its run.
     assert_eq!(std::fs::read_dir(dir.join("models")).unwrap().count(), 3);
     // A run redone from its saved model reproduces the stored record.
     let again = run_transfer(specs[1], &protocol, data, Some(&dir.join("models"))).unwrap();
-    let stored = second.records.iter().find(|r| r.activation == "arelu").unwrap();
-    assert_eq!(again.finetune_accuracy_per_epoch, stored.finetune_accuracy_per_epoch);
+    let stored = second
+        .records
+        .iter()
+        .find(|r| r.activation == "arelu")
+        .unwrap();
+    assert_eq!(
+        again.finetune_accuracy_per_epoch,
+        stored.finetune_accuracy_per_epoch
+    );
     assert_eq!(again.scratch_accuracy, stored.scratch_accuracy);
     // Other settings are refused, the file kept.
     let mut other = settings.clone();
     other.finetune_lr = 1e-4;
     assert!(generate(
-        &specs, &protocol, data, &other, &dir, (1, None), (&finetune, "test"),
+        &specs,
+        &protocol,
+        data,
+        &other,
+        &dir,
+        (1, None),
+        (&finetune, "test"),
         |_| {},
     )
     .is_err());

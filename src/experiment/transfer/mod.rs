@@ -21,8 +21,8 @@ use std::sync::{mpsc, Mutex};
 pub use data::{ColourImages, ColourImagesError, SplitTag};
 pub use record::{TransferRecord, TransferSettings, TRANSFER_FORMAT};
 pub use train::{
-    run_transfer, run_typed, BuiltTransferNet, Protocol, TransferData, TransferError,
-    TransferNet, TransferSpec,
+    run_transfer, run_typed, BuiltTransferNet, Protocol, TransferData, TransferError, TransferNet,
+    TransferSpec,
 };
 
 use crate::experiment::grid::ElsaMode;

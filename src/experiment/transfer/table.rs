@@ -133,7 +133,9 @@ impl Summary {
             .iter()
             .filter_map(|r| r.cells[c].map(|cell| cell.mean))
             .filter(|m| !m.is_nan())
-            .fold(None, |acc: Option<f64>, m| Some(acc.map_or(m, |a| a.max(m))))?;
+            .fold(None, |acc: Option<f64>, m| {
+                Some(acc.map_or(m, |a| a.max(m)))
+            })?;
         let names = self
             .rows
             .iter()
@@ -146,12 +148,7 @@ impl Summary {
     /// The rank (1 = best) of `variant`'s mean in column `c` among the rows with a value:
     /// one more than the number of rows with a strictly higher mean.
     pub fn rank(&self, variant: &str, c: usize) -> Option<usize> {
-        let mine = self
-            .rows
-            .iter()
-            .find(|r| r.variant == variant)?
-            .cells[c]?
-            .mean;
+        let mine = self.rows.iter().find(|r| r.variant == variant)?.cells[c]?.mean;
         Some(
             1 + self
                 .rows
@@ -184,7 +181,9 @@ pub fn table2_markdown(summary: &Summary, target: &str) -> String {
         out.push_str("---:|");
     }
     out.push('\n');
-    let best: Vec<_> = (0..summary.columns.len()).map(|c| summary.best(c)).collect();
+    let best: Vec<_> = (0..summary.columns.len())
+        .map(|c| summary.best(c))
+        .collect();
     for row in &summary.rows {
         let _ = write!(
             out,

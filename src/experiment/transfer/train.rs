@@ -195,7 +195,8 @@ where
         for (row, &i) in chunk.iter().enumerate() {
             let scores = &logits[row * 10..(row + 1) * 10];
             // The first maximum; NaN scores never win, so a diverged model predicts 0.
-            let predicted = (1..10).fold(0, |best, k| if scores[k] > scores[best] { k } else { best });
+            let predicted =
+                (1..10).fold(0, |best, k| if scores[k] > scores[best] { k } else { best });
             correct += usize::from(predicted == usize::from(test.labels()[i]));
         }
     }
@@ -217,7 +218,12 @@ pub fn run_transfer(
     data: TransferData<'_>,
     models_dir: Option<&Path>,
 ) -> Result<TransferRecord, TransferError> {
-    struct Visit<'a>(TransferSpec, &'a Protocol, TransferData<'a>, Option<&'a Path>);
+    struct Visit<'a>(
+        TransferSpec,
+        &'a Protocol,
+        TransferData<'a>,
+        Option<&'a Path>,
+    );
     impl ActivationVisitor for Visit<'_> {
         type Output = Result<TransferRecord, TransferError>;
         fn visit<A: ComposedActivation>(self) -> Self::Output {
