@@ -51,6 +51,8 @@ pub mod mnist;
 pub mod name;
 pub mod nn;
 pub mod prelude;
+#[cfg(feature = "experiment")]
+pub mod svhn;
 
 pub use activation::{Activation, Float, EVAL_NOISE};
 pub use activations::*;

@@ -11,6 +11,7 @@ pub mod record;
 pub mod store;
 pub mod table;
 pub mod train;
+pub mod transfer;
 
 pub use record::RunRecord;
 pub use train::{train_run, EpochResult, Optimizer, RunResult, RunSpec};
