@@ -30,7 +30,9 @@ impl ComposedVisitor for Both {
         let layer = ActivationLayer::<A, f64, Cpu>::try_new(non_default::<A>(), &dev).unwrap();
         let name = layer.activation().name();
         for noise in [Noise::Eval, Noise::Train { seed: 77 }] {
-            let values: Vec<f64> = (0..48).map(|i| -3.0 + 0.13 * i as f64).collect();
+            // Off every kink: the composed form's `relu` and the fused kernels take different (each
+            // documented) derivatives at exactly a hinge, as APL's at x = b (0.25 here).
+            let values: Vec<f64> = (0..48).map(|i| -3.0 + 0.13 * i as f64 + 1e-3).collect();
             let x: Tensor<Rank2<6, 8>, f64, Cpu> = dev.tensor_from_vec(values, Default::default());
             let weights: Tensor<Rank2<6, 8>, f64, Cpu> = dev.sample_normal();
 

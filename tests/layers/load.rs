@@ -39,10 +39,9 @@ fn another_activation_with_other_tensor_names_is_refused() {
     let mut model = dev.build_module::<MnistConv<Relu>, f32>();
     let err = load_checked(&mut model, &path).unwrap_err();
     std::fs::remove_file(&path).ok();
-    assert!(
-        matches!(&err, LoadError::Unexpected { name } if name.ends_with("alpha")),
-        "{err}"
-    );
+    // The activation states differ (arelu in the file, relu in the model): that is the first
+    // difference reported, before the file's extra `alpha`/`beta` tensors.
+    assert!(matches!(&err, LoadError::Activation { .. }), "{err}");
 }
 
 #[test]
@@ -96,11 +95,11 @@ fn a_missing_tensor_is_refused() {
     let part = dev.build_module::<(Linear<2, 3>, Relu), f32>();
     let path = temp_file("missing");
     part.save_safetensors(&path).unwrap();
-    let mut whole = dev.build_module::<(Linear<2, 3>, Arelu), f32>();
+    let mut whole = dev.build_module::<(Linear<2, 3>, Relu, Linear<3, 1>), f32>();
     let err = load_checked(&mut whole, &path).unwrap_err();
     std::fs::remove_file(&path).ok();
     assert!(
-        matches!(&err, LoadError::Missing { name } if name == "1.alpha"),
+        matches!(&err, LoadError::Missing { name } if name.starts_with("2.")),
         "{err}"
     );
 }

@@ -22,7 +22,7 @@ fn non_default<A: Activation>() -> A {
     let default = A::default();
     let config: Vec<f64> = default.config().iter().map(|v| v * 1.5 + 0.25).collect();
     let mut act = A::from_config(&config).unwrap_or_default();
-    if !default.name().contains("maxout") {
+    if !default.name().contains("maxout") && !default.config().is_empty() {
         assert_ne!(act.config(), default.config(), "{}", default.name());
     }
     let params: Vec<f64> = act.params().iter().map(|v| v * 0.75 - 0.125).collect();
@@ -187,6 +187,7 @@ fn a_state_of_another_activation_is_refused_by_the_passes() {
     assert!(elsa.try_forward(input::<f32>(&dev)).is_err());
     // ResetParams repairs it to the type's default configuration.
     elsa.reset_params();
-    assert_eq!(elsa.param_values(), [0.9, 2.0]);
+    // An f32 layer holds 0.9 as the nearest f32.
+    assert_eq!(elsa.param_values(), [f64::from(0.9f32), 2.0]);
     assert!(elsa.try_forward(input::<f32>(&dev)).is_ok());
 }
