@@ -14,7 +14,16 @@
 //!   --jobs N                runs in parallel, 1..=1024 (default: the number of cores)
 //!   --out DIR               outputs (default: results/quick, or results/full with --mnist-dir)
 //!   --max-runs N            make at most N runs now, N >= 1 (rerun to resume)
+//!   --shard K/N             make only shard K of N (1 <= K <= N) into DIR/shard-K-of-N/
+//!   --merge DIR...          make no runs: merge the shards' results files found in the
+//!                           DIRs (each holding results.jsonl or shard-K-of-N/ directories),
+//!                           check that every run of the grid is there once, write the tables
 //! ```
+//!
+//! A grid split across machines: run the same command with `--shard 1/N` ... `--shard N/N`
+//! (on any machines, in any order, each resumable), gather the `shard-K-of-N` directories and
+//! run the same command with `--merge DIR...` instead of `--shard`. The tables are
+//! byte-for-byte those of the grid run on one machine.
 //!
 //! Repeated list entries count once; a grid of more than 1,000,000 runs is refused. Every
 //! setting is checked before anything is written. Each finished run is appended at once to
@@ -27,9 +36,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use arelu::experiment::batches::Images;
-use arelu::experiment::generate::{generate, Progress};
+use arelu::experiment::generate::{generate, merge, Generated, Progress, Schedule};
 use arelu::experiment::grid::{ElsaMode, Grid, MAX_EPOCHS, MAX_SEEDS};
-use arelu::experiment::record::{Settings, FORMAT};
+use arelu::experiment::record::{DataChecksums, Settings, FORMAT};
+use arelu::experiment::shard::Shard;
 use arelu::experiment::train::BATCH_SIZE;
 use arelu::experiment::Optimizer;
 use arelu::mnist::Mnist;
@@ -76,6 +86,14 @@ struct Args {
     /// Make at most N runs in this call, N >= 1 (rerun to resume).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     max_runs: Option<u64>,
+    /// Make only shard K of N of the grid (1 <= K <= N), into DIR/shard-K-of-N/; merge the
+    /// shards with --merge.
+    #[arg(long, conflicts_with = "merge")]
+    shard: Option<Shard>,
+    /// Make no runs: merge the results files in these directories (each holding a
+    /// results.jsonl or shard-K-of-N directories) and write the tables into --out.
+    #[arg(long, num_args = 1.., value_name = "DIR")]
+    merge: Option<Vec<PathBuf>>,
 }
 
 /// A base activation name; an `elsa-` name is refused with what to write instead.
@@ -132,15 +150,30 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "results/full"
         })
     });
+    if let Some(dirs) = &args.merge {
+        let start = Instant::now();
+        let merged = merge(&grid, dirs, &out)?;
+        eprintln!(
+            "merged {} runs from {} in {:.1} s into {}",
+            merged.total,
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            start.elapsed().as_secs_f64(),
+            merged.results.display()
+        );
+        return report(&merged);
+    }
     let jobs = match args.jobs {
         Some(n) => usize::try_from(n)?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let max_runs = args.max_runs.map(usize::try_from).transpose()?;
 
-    let (mut mnist, data) = match &args.mnist_dir {
-        Some(dir) => (Mnist::load_dir(dir)?, dir.display().to_string()),
-        None => (Mnist::load_shipped()?, "shipped subset".to_string()),
+    let mut mnist = match &args.mnist_dir {
+        Some(dir) => Mnist::load_dir(dir)?,
+        None => Mnist::load_shipped()?,
     };
     if let Some(n) = args.train_limit {
         // Above the images there are, nothing is cut.
@@ -150,18 +183,24 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let settings = Settings {
         format: FORMAT,
-        data,
+        data: DataChecksums::of(&mnist.train, &mnist.test),
         train_images: mnist.train.len(),
         test_images: mnist.test.len(),
         epochs: grid.epochs,
         batch_size: BATCH_SIZE,
     };
     let (train, test) = (Images::new(&mnist.train), Images::new(&mnist.test));
+    let results_dir = match args.shard {
+        Some(shard) => out.join(shard.dir_name()),
+        None => out.clone(),
+    };
     eprintln!(
-        "{runs} runs in the grid; {} train / {} test images; {jobs} jobs; results in {}",
+        "{runs} runs in the grid{}; {} train / {} test images; {jobs} jobs; results in {}",
+        args.shard
+            .map_or(String::new(), |s| format!(", shard {s} of it")),
         settings.train_images,
         settings.test_images,
-        out.join("results.jsonl").display(),
+        results_dir.join("results.jsonl").display(),
     );
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template(
@@ -173,8 +212,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         (&train, &test),
         &settings,
         &out,
-        jobs,
-        max_runs,
+        Schedule {
+            jobs,
+            max_runs,
+            shard: args.shard,
+        },
         |progress| match progress {
             Progress::Planned {
                 todo, recovered, ..
@@ -221,6 +263,20 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
              rerun the same command to resume"
         );
     }
+    if let Some(shard) = args.shard {
+        eprintln!(
+            "shard {shard} is in {}; when every shard is done, run the same command with \
+             --merge DIR... (the directories holding the shard-K-of-N directories) instead of \
+             --shard to write the tables",
+            generated.results.display()
+        );
+        return Ok(());
+    }
+    report(&generated)
+}
+
+/// Names the files written, prints Table 1 and the line on the paper's claims.
+fn report(generated: &Generated) -> Result<(), Box<dyn std::error::Error>> {
     for path in &generated.files {
         eprintln!("wrote {}", path.display());
     }
@@ -228,6 +284,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("\nTable 1 ({}):\n", table1.display());
         print!("{}", std::fs::read_to_string(table1)?);
     }
-    println!("\n{}", generated.headline);
+    if let Some(headline) = &generated.headline {
+        println!("\n{headline}");
+    }
     Ok(())
 }

@@ -6,12 +6,13 @@
 //!   --figure 2|3|all        which figure(s) (default: all)
 //!   --mnist-dir DIR         the full MNIST (default: the subset shipped with the crate)
 //!   --train-limit N         use the first N training images
-//!   --epochs N              epochs per run (default: 20; quick run: 10)
-//!   --seeds N               seeds 0..N per curve (default: 5; quick run: 1)
-//!   --jobs N                runs in parallel (default: the number of cores)
-//!   --out DIR               outputs (default: results/figures)
+//!   --epochs N              epochs per run, 1..=1000 (default: 20; quick run: 10)
+//!   --seeds N               seeds 0..N per curve, N in 1..=1000 (default: 5; quick run: 1)
+//!   --jobs N                runs in parallel, 1..=1024 (default: the number of cores)
+//!   --out DIR               outputs (default: results/figures); its results.jsonl keeps
+//!                           every finished run, so a rerun resumes
 //!   --activations a,b,...   Figure 3's activations (default: all 19, none wrapped in ELSA)
-//!   --fig3-lrs 1e-4,1e-5    Figure 3's SGD learning rates, one SVG each
+//!   --fig3-lrs 1e-4,1e-5    Figure 3's SGD learning rates, each in (0, 100], one SVG each
 //!   --alphas 0.1,0.5,0.9    Figure 2's initial α values
 //!   --betas 0.0,1.0,2.0     Figure 2's initial β values (every α x every β)
 //!   --fig2-lr 1e-3          Figure 2's SGD learning rate
@@ -21,6 +22,12 @@
 //! defaults (10 epochs, 1 seed), which take minutes rather than hours; the paper's protocol is
 //! 20 epochs and 5 seeds on the full MNIST (`--mnist-dir DIR`). Every run of both figures
 //! goes through one queue on `--jobs` threads; a line per finished run is printed on stderr.
+//!
+//! Every finished run is appended at once to `DIR/results.jsonl` (the same store as the
+//! tables': locked while in use, an interrupted last line set aside); rerunning the same
+//! command makes only the runs missing and redraws the figures. The directory is opened, and
+//! refused if another process uses it or its runs were made with other settings, before any
+//! training.
 //!
 //! Files written to the output directory:
 //!
@@ -44,6 +51,7 @@
 //! Bad arguments print one line `error: ...` on stderr and exit with status 2 (`--help`
 //! prints the usage); a failure to load the data or write a file exits with status 1.
 
+use std::collections::HashMap;
 use std::error::Error;
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -53,9 +61,14 @@ use std::time::Instant;
 
 use arelu::elsa::{DEFAULT_ALPHA, DEFAULT_BETA};
 use arelu::experiment::batches::Images;
-use arelu::experiment::figures::{accuracy_per_epoch, param_per_epoch, EpochPoint};
-use arelu::experiment::grid::run_grid;
+use arelu::experiment::figures::{
+    accuracy_per_epoch, param_per_epoch, EpochPoint, FigureRecord, FigureStore,
+};
+use arelu::experiment::grid::{run_grid, MAX_EPOCHS, MAX_LR, MAX_SEEDS};
+use arelu::experiment::record::{DataChecksums, Settings, FORMAT};
+use arelu::experiment::store::StoreRecord;
 use arelu::experiment::table::lr_label;
+use arelu::experiment::train::BATCH_SIZE;
 use arelu::experiment::{Optimizer, RunResult, RunSpec};
 use arelu::mnist::Mnist;
 use arelu::{Activation, ActivationName, Arelu, BaseActivation};
@@ -198,6 +211,12 @@ fn plan(args: &Args) -> Result<Plan, String> {
     if epochs == 0 || seeds == 0 || jobs == 0 || args.train_limit == Some(0) {
         return Err("--epochs, --seeds, --jobs and --train-limit must be at least 1".into());
     }
+    if epochs > MAX_EPOCHS || seeds > MAX_SEEDS || jobs > 1024 {
+        return Err(format!(
+            "--epochs must be at most {MAX_EPOCHS}, --seeds at most {MAX_SEEDS} and --jobs at \
+             most 1024"
+        ));
+    }
     let activations =
         dedup((args.activations.clone()).unwrap_or_else(|| BaseActivation::iter().collect()));
     let (fig3_lrs, alphas, betas) = (
@@ -209,10 +228,8 @@ fn plan(args: &Args) -> Result<Plan, String> {
         return Err("--activations, --fig3-lrs, --alphas and --betas must not be empty".into());
     }
     let mut lrs = fig3_lrs.iter().chain(std::iter::once(&args.fig2_lr));
-    if let Some(lr) = lrs.find(|lr| !(lr.is_finite() && **lr > 0.0)) {
-        return Err(format!(
-            "learning rates must be positive and finite, got {lr}"
-        ));
+    if let Some(lr) = lrs.find(|lr| !(**lr > 0.0 && **lr <= MAX_LR)) {
+        return Err(format!("learning rates must be in (0, {MAX_LR}], got {lr}"));
     }
     if let Some(v) = alphas.iter().chain(&betas).find(|v| !v.is_finite()) {
         return Err(format!("--alphas and --betas must be finite, got {v}"));
@@ -290,21 +307,46 @@ fn run(args: &Args, plan: &Plan) -> Result<(), BoxError> {
     if let Some(n) = args.train_limit {
         mnist.train.truncate(n);
     }
+    let settings = Settings {
+        format: FORMAT,
+        data: DataChecksums::of(&mnist.train, &mnist.test),
+        train_images: mnist.train.len(),
+        test_images: mnist.test.len(),
+        epochs: plan.epochs,
+        batch_size: BATCH_SIZE,
+    };
+    // Before any training: the output directory is usable, no other process writes it, and
+    // the runs it holds were made with these settings.
+    let mut store = FigureStore::open(&args.out, &settings)?;
+    if let Some(side) = store.recovered() {
+        eprintln!(
+            "the results file ended in an incomplete line (an interrupted write); it was moved \
+             to {} and its run is made again",
+            side.display()
+        );
+    }
     let (train, test) = (Images::new(&mnist.train), Images::new(&mnist.test));
     let specs = plan.specs();
+    let todo: Vec<RunSpec> = (specs.iter())
+        .filter(|s| !store.contains(&FigureRecord::key_of(s)))
+        .copied()
+        .collect();
     eprintln!(
-        "{} runs of {} epochs on {data} ({} train / {} test images), {} jobs",
+        "{} runs of {} epochs on {data} ({} train / {} test images), {} already done, {} jobs; \
+         results in {}",
         specs.len(),
         plan.epochs,
         train.len(),
         test.len(),
-        plan.jobs
+        specs.len() - todo.len(),
+        plan.jobs,
+        store.path().display()
     );
 
     let start = Instant::now();
-    let (mut fig2_runs, mut fig3_runs) = (Vec::new(), Vec::new());
-    run_grid(&specs, &train, &test, plan.jobs, |result| {
-        let done = fig2_runs.len() + fig3_runs.len() + 1;
+    let mut done = specs.len() - todo.len();
+    run_grid(&todo, &train, &test, plan.jobs, |result| {
+        done += 1;
         eprintln!(
             "[{done}/{}] {}: {:.2}% after {} epochs ({:.0} s elapsed)",
             specs.len(),
@@ -313,19 +355,28 @@ fn run(args: &Args, plan: &Plan) -> Result<(), BoxError> {
             result.epochs.len(),
             start.elapsed().as_secs_f64()
         );
-        match result.spec.initial_alpha_beta {
-            Some(_) => fig2_runs.push(result),
-            None => fig3_runs.push(result),
-        }
-        Ok::<(), BoxError>(())
+        store.append(&FigureRecord::from_result(&result))
     })?;
     eprintln!(
-        "all runs finished in {:.1} s",
+        "{} runs finished in {:.1} s",
+        todo.len(),
         start.elapsed().as_secs_f64()
     );
 
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    // The plan's runs in its order, whatever order they finished in.
+    let stored: HashMap<_, _> = (store.records().iter())
+        .map(|r| (r.key(), r.to_result()))
+        .collect();
+    let (mut fig2_runs, mut fig3_runs) = (Vec::new(), Vec::new());
+    for spec in &specs {
+        let Some(result) = stored.get(&FigureRecord::key_of(spec)) else {
+            continue;
+        };
+        match spec.initial_alpha_beta {
+            Some(_) => fig2_runs.push(result.clone()),
+            None => fig3_runs.push(result.clone()),
+        }
+    }
     let mut written = Vec::new();
     if plan.fig3 {
         figure3(plan, &fig3_runs, &args.out, &mut written)?;

@@ -880,6 +880,19 @@ impl MnistSplit {
         (0..self.len()).map(move |i| (self.pixels_f32(i), self.labels[i]))
     }
 
+    /// A CRC-32 of this split's content (image size, pixels and labels). It names the data
+    /// whatever file, compression or path it was read from: the experiments' results files
+    /// record it, so that a results file is resumed only on the same images.
+    pub fn checksum(&self) -> u32 {
+        let mut hasher = crc32fast::Hasher::new();
+        for dim in [self.rows, self.cols, self.len()] {
+            hasher.update(&(dim as u64).to_le_bytes());
+        }
+        hasher.update(&self.images);
+        hasher.update(&self.labels);
+        hasher.finalize()
+    }
+
     /// Keeps only the first `n` images (all of them if there are fewer).
     pub fn truncate(&mut self, n: usize) {
         let n = n.min(self.len());
@@ -1115,6 +1128,21 @@ mod tests {
         let lb = parse_idx_labels(&read_idx_file(&b).unwrap(), &b).unwrap();
         assert_eq!(la, vec![0, 1, 2, 3]);
         assert_eq!(la, lb);
+    }
+
+    #[test]
+    fn the_checksum_follows_the_content() {
+        let mnist = Mnist::load_shipped().unwrap();
+        let sum = mnist.train.checksum();
+        assert_eq!(mnist.train.clone().checksum(), sum);
+        assert_ne!(mnist.test.checksum(), sum);
+        let mut changed = mnist.train.clone();
+        changed.images[1000] ^= 1;
+        assert_ne!(changed.checksum(), sum);
+        let mut relabelled = mnist.train.clone();
+        relabelled.labels[0] = (relabelled.labels[0] + 1) % 10;
+        assert_ne!(relabelled.checksum(), sum);
+        assert_ne!(mnist.train.clone().take(4999).checksum(), sum);
     }
 
     #[test]

@@ -5,27 +5,10 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// Builds the example with this test's profile (a no-op when `cargo test` already did) and
-/// returns the path of its executable.
+mod common;
+
 fn compose_example() -> PathBuf {
-    let test_exe = std::env::current_exe().expect("the test knows its own path");
-    // target/<profile>/deps/compose_example-<hash>
-    let profile_dir = test_exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test executables live in target/<profile>/deps");
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args(["build", "--example", "compose", "--manifest-path"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
-    if profile_dir.ends_with("release") {
-        build.arg("--release");
-    }
-    let status = build.status().expect("cargo runs");
-    assert!(status.success(), "building the compose example failed");
-    profile_dir
-        .join("examples")
-        .join(format!("compose{}", std::env::consts::EXE_SUFFIX))
+    common::example("compose")
 }
 
 fn run(args: &[&str], tmpdir: &std::path::Path) -> Output {

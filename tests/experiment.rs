@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use arelu::experiment::batches::Images;
-use arelu::experiment::generate::generate;
+use arelu::experiment::generate::{generate, Schedule};
 use arelu::experiment::grid::{ElsaMode, Grid};
-use arelu::experiment::record::{Settings, FORMAT};
+use arelu::experiment::record::{DataChecksums, Settings, FORMAT};
 use arelu::experiment::train::BATCH_SIZE;
 use arelu::experiment::Optimizer;
 use arelu::mnist::Mnist;
@@ -16,7 +16,7 @@ fn data() -> (Images, Images, Settings) {
     mnist.test.truncate(200);
     let settings = Settings {
         format: FORMAT,
-        data: "shipped subset".into(),
+        data: DataChecksums::of(&mnist.train, &mnist.test),
         train_images: 300,
         test_images: 200,
         epochs: 1,
@@ -40,6 +40,13 @@ fn grid() -> Grid {
         lrs: vec![1e-2, 1e-3],
         seeds: 2,
         epochs: 1,
+    }
+}
+
+fn two_jobs() -> Schedule {
+    Schedule {
+        jobs: 2,
+        ..Schedule::default()
     }
 }
 
@@ -81,8 +88,11 @@ fn run(dir: &Path, max_runs: Option<usize>) -> arelu::experiment::generate::Gene
         (&train, &test),
         &settings,
         dir,
-        2,
-        max_runs,
+        Schedule {
+            jobs: 2,
+            max_runs,
+            shard: None,
+        },
         |_| {},
     )
     .unwrap()
@@ -190,7 +200,15 @@ fn a_results_file_with_other_settings_is_refused() {
     let (train, test, mut settings) = data();
     settings.epochs = 3;
     let before = std::fs::read(dir.join("results.jsonl")).unwrap();
-    let err = generate(&grid(), (&train, &test), &settings, &dir, 1, None, |_| {}).unwrap_err();
+    let err = generate(
+        &grid(),
+        (&train, &test),
+        &settings,
+        &dir,
+        Schedule::default(),
+        |_| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("other settings"), "{err}");
     assert_eq!(std::fs::read(dir.join("results.jsonl")).unwrap(), before);
     std::fs::remove_dir_all(&dir).ok();
@@ -206,11 +224,27 @@ fn repeated_list_entries_run_once_and_the_file_stays_readable() {
     repeated.optimizers = vec![Optimizer::Sgd, Optimizer::Sgd];
     repeated.lrs = vec![1e-2, 0.01];
     repeated.seeds = 1;
-    let first = generate(&repeated, (&train, &test), &settings, &dir, 2, None, |_| {}).unwrap();
+    let first = generate(
+        &repeated,
+        (&train, &test),
+        &settings,
+        &dir,
+        two_jobs(),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!((first.total, first.ran), (1, 1));
     let lines = std::fs::read_to_string(dir.join("results.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 2, "{lines}");
-    let again = generate(&repeated, (&train, &test), &settings, &dir, 2, None, |_| {}).unwrap();
+    let again = generate(
+        &repeated,
+        (&train, &test),
+        &settings,
+        &dir,
+        two_jobs(),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!((again.ran, again.skipped), (0, 1));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,10 +1,85 @@
-//! Aggregation for the paper's figures: a per-epoch quantity of several runs (test accuracy,
-//! a layer's `α` or `β`) reduced to its mean and standard deviation at every epoch.
+//! The paper's figures: their runs kept in a results file ([`FigureStore`]) so that an
+//! interrupted `figures` resumes, and a per-epoch quantity of several runs (test accuracy, a
+//! layer's `α` or `β`) reduced to its mean and standard deviation at every epoch.
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
+use super::record::Settings;
+use super::store::{Store, StoreRecord};
 use super::table::Cell;
-use super::train::{EpochResult, RunResult};
+use super::train::{EpochResult, Optimizer, RunResult, RunSpec};
+use crate::name::ActivationName;
+
+/// One finished run of a figure, every epoch kept (one line of the figures' `results.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FigureRecord {
+    /// The activation variant.
+    pub activation: ActivationName,
+    /// The SGD learning rate.
+    pub lr: f64,
+    /// The seed.
+    pub seed: u64,
+    /// The initial `(α, β)` of Figure 2's runs; `None` for Figure 3's.
+    pub initial_alpha_beta: Option<(f64, f64)>,
+    /// Every epoch's outcome.
+    pub epochs: Vec<EpochResult>,
+}
+
+/// A figure run's identity: activation, learning rate, seed and initial `(α, β)`, the floats
+/// as bits (exact).
+pub type FigureKey = (ActivationName, u64, u64, Option<(u64, u64)>);
+
+impl FigureRecord {
+    /// The record of a finished run.
+    pub fn from_result(result: &RunResult) -> Self {
+        Self {
+            activation: result.spec.activation,
+            lr: result.spec.lr,
+            seed: result.spec.seed,
+            initial_alpha_beta: result.spec.initial_alpha_beta,
+            epochs: result.epochs.clone(),
+        }
+    }
+
+    /// The run again, as the runner made it (SGD, as every figure run).
+    pub fn to_result(&self) -> RunResult {
+        RunResult {
+            spec: RunSpec {
+                activation: self.activation,
+                optimizer: Optimizer::Sgd,
+                lr: self.lr,
+                seed: self.seed,
+                epochs: self.epochs.len(),
+                initial_alpha_beta: self.initial_alpha_beta,
+            },
+            epochs: self.epochs.clone(),
+        }
+    }
+
+    /// The key of the run `spec` describes.
+    pub fn key_of(spec: &RunSpec) -> FigureKey {
+        (
+            spec.activation,
+            spec.lr.to_bits(),
+            spec.seed,
+            spec.initial_alpha_beta
+                .map(|(a, b)| (a.to_bits(), b.to_bits())),
+        )
+    }
+}
+
+impl StoreRecord for FigureRecord {
+    type Key = FigureKey;
+    fn key(&self) -> FigureKey {
+        Self::key_of(&self.to_result().spec)
+    }
+}
+
+/// The figures' results file: the same settings as the tables' (data, image counts, epochs,
+/// batch size), one [`FigureRecord`] per line.
+pub type FigureStore = Store<Settings, FigureRecord>;
 
 /// One point of a curve over epochs: the epoch (1-based) and the mean, sample standard
 /// deviation and count of the runs' values there.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::store::StoreRecord;
 use super::train::Optimizer;
+use crate::mnist::MnistSplit;
 
 /// The settings that make results comparable: runs made under other settings cannot share a
 /// table.
@@ -12,8 +13,9 @@ use super::train::Optimizer;
 pub struct Settings {
     /// The file format's version.
     pub format: u32,
-    /// Where the images came from (`"shipped subset"` or the directory given).
-    pub data: String,
+    /// The images used, by content: not the path they were read from, so that the same data
+    /// from another working directory, path or compression resumes the same file.
+    pub data: DataChecksums,
     /// Training images used.
     pub train_images: usize,
     /// Test images.
@@ -24,8 +26,28 @@ pub struct Settings {
     pub batch_size: usize,
 }
 
-/// The current format version.
-pub const FORMAT: u32 = 1;
+/// The current format version (2: the data named by checksums instead of its path).
+pub const FORMAT: u32 = 2;
+
+/// The images of a grid, by content: the [`MnistSplit::checksum`] of the training images
+/// used (after any limit) and of the test images, in hexadecimal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataChecksums {
+    /// CRC-32 of the training images used.
+    pub train_crc32: String,
+    /// CRC-32 of the test images.
+    pub test_crc32: String,
+}
+
+impl DataChecksums {
+    /// The checksums of a training and a test split.
+    pub fn of(train: &MnistSplit, test: &MnistSplit) -> Self {
+        Self {
+            train_crc32: format!("{:08x}", train.checksum()),
+            test_crc32: format!("{:08x}", test.checksum()),
+        }
+    }
+}
 
 /// The MNIST grid's results file.
 pub type RunStore = super::store::Store<Settings, RunRecord>;

@@ -259,7 +259,7 @@ pub fn scan<S: DeserializeOwned, R: StoreRecord>(bytes: &[u8]) -> Result<Scanned
 
 /// The settings that differ between two values, as `"name: file X, now Y"` (top-level
 /// fields of JSON objects; the whole values otherwise).
-fn differences<S: Serialize>(found: &S, expected: &S) -> String {
+pub(crate) fn differences<S: Serialize>(found: &S, expected: &S) -> String {
     let (Ok(found), Ok(expected)) = (serde_json::to_value(found), serde_json::to_value(expected))
     else {
         return "settings that cannot be shown".into();

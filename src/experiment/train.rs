@@ -75,11 +75,15 @@ pub struct EpochResult {
     pub epoch: usize,
     /// Accuracy on the test set after this epoch, in percent.
     pub test_accuracy: f64,
-    /// Mean training loss over the epoch's batches.
+    /// Mean training loss over the epoch's batches (NaN or infinite when the run diverged;
+    /// JSON has neither, so such a value is written as `null` and read back as NaN).
+    #[serde(deserialize_with = "super::json_nan::scalar")]
     pub train_loss: f64,
     /// Seconds spent training in this epoch (evaluation excluded).
     pub train_seconds: f64,
-    /// Each activation layer's parameter values after this epoch (three layers).
+    /// Each activation layer's parameter values after this epoch (three layers); non-finite
+    /// values as for `train_loss`.
+    #[serde(deserialize_with = "super::json_nan::nested")]
     pub activation_params: Vec<Vec<f64>>,
 }
 

@@ -300,9 +300,10 @@ pub fn generate_maml(
         total,
         skipped,
         ran,
+        results: store.path().to_path_buf(),
         files,
         recovered: store.recovered().map(Path::to_path_buf),
-        headline,
+        headline: Some(headline),
     })
 }
 
