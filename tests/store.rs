@@ -98,3 +98,115 @@ fn a_second_process_is_refused_naming_the_first_and_the_lock_dies_with_it() {
     assert_eq!(contents.records.len(), 2);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A record with a payload, to fill a small disk quickly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Padded {
+    seed: u64,
+    padding: String,
+}
+
+impl StoreRecord for Padded {
+    type Key = u64;
+    fn key(&self) -> u64 {
+        self.seed
+    }
+}
+
+/// A 64 KiB tmpfs mounted for a test and unmounted when dropped.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    /// `None` where mounting is not possible (no privileges, no `mount`).
+    fn mount(tag: &str) -> Option<Self> {
+        let dir = fresh_dir(tag);
+        std::fs::create_dir_all(&dir).ok()?;
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&dir)
+            .output()
+            .ok()?
+            .status
+            .success();
+        if !mounted {
+            std::fs::remove_dir(&dir).ok();
+            return None;
+        }
+        Some(Self { dir })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_full_disk_keeps_every_complete_record_and_the_file_resumes() {
+    let Some(disk) = SmallDisk::mount("tmpfs-full") else {
+        eprintln!("skipped: cannot mount a tmpfs here (the cut-back path is also tested through an injected writer)");
+        return;
+    };
+    let settings = "a small disk".to_string();
+    let record = |seed| Padded {
+        seed,
+        padding: "x".repeat(3000),
+    };
+    let mut store: Store<String, Padded> = Store::open(&disk.dir, &settings).unwrap();
+    let mut stored = 0;
+    let err = loop {
+        match store.append(&record(stored)) {
+            Ok(()) => stored += 1,
+            Err(e) => break e,
+        }
+        assert!(stored < 100, "64 KiB cannot hold 100 records of 3 KB");
+    };
+    assert!(
+        matches!(err, StoreError::Write { cut_back: true, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("cut back"), "{err}");
+    drop(store);
+    // Only whole lines are left: the header and the records written.
+    let text = std::fs::read_to_string(disk.dir.join(FILE_NAME)).unwrap();
+    assert!(text.ends_with('\n'));
+    assert_eq!(text.lines().count() as u64, 1 + stored);
+
+    // After making room, the same store resumes with every record and takes new ones.
+    let room = disk.dir.join("room");
+    let store: Store<String, Padded> = Store::open(&disk.dir, &settings).unwrap();
+    assert_eq!(store.records().len() as u64, stored);
+    assert!(store.recovered().is_none());
+    drop(store);
+    // Fill the disk to the last byte, so that not even a header fits.
+    let other = disk.dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let mut filler = std::fs::File::create(&room).unwrap();
+    let chunk = vec![0u8; 1024];
+    while std::io::Write::write_all(&mut filler, &chunk).is_ok() {}
+    while std::io::Write::write_all(&mut filler, &chunk[..1]).is_ok() {}
+    drop(filler);
+    let refused = Store::<String, Padded>::open(&other, &settings);
+    assert!(
+        refused.is_err(),
+        "a header cannot be written on a full disk"
+    );
+    // No empty or half-written file is left to be refused later.
+    assert!(
+        !other.join(FILE_NAME).exists(),
+        "a results file was left behind on a full disk"
+    );
+    std::fs::remove_file(&room).unwrap();
+    let mut fresh: Store<String, Padded> = Store::open(&other, &settings).unwrap();
+    fresh.append(&record(0)).unwrap();
+    let mut resumed: Store<String, Padded> = {
+        drop(fresh);
+        Store::open(&disk.dir, &settings).unwrap()
+    };
+    resumed.append(&record(stored)).unwrap();
+    assert_eq!(resumed.records().len() as u64, stored + 1);
+}
