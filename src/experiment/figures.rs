@@ -70,7 +70,7 @@ mod tests {
         let spec = RunSpec {
             activation: ActivationName::new(BaseActivation::Arelu, false).unwrap(),
             optimizer: Optimizer::Sgd,
-            lr: 1e-3,
+            lr: crate::experiment::LearningRate::new(1e-3).unwrap(),
             seed,
             epochs: accuracies.len(),
             initial_alpha_beta: None,

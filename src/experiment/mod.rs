@@ -5,6 +5,7 @@ pub mod batches;
 pub mod figures;
 pub mod generate;
 pub mod grid;
+pub mod lr;
 pub mod maml;
 pub mod output;
 pub mod record;
@@ -13,5 +14,6 @@ pub mod table;
 pub mod train;
 pub mod transfer;
 
+pub use lr::{LearningRate, LearningRateError};
 pub use record::RunRecord;
 pub use train::{train_run, EpochResult, Optimizer, RunResult, RunSpec};

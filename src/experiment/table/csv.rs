@@ -2,16 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::summary::paper_order;
 use crate::experiment::record::RunRecord;
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
 
 /// Every run, one line each: `activation,elsa,optimizer,lr,seed,epoch,test_accuracy,
 /// train_seconds`, sorted by paper order, ELSA (without first), optimiser (SGD first),
@@ -20,11 +11,11 @@ fn csv_field(s: &str) -> String {
 pub fn results_csv(records: &[RunRecord]) -> String {
     let mut sorted: Vec<&RunRecord> = records.iter().collect();
     sorted.sort_by(|a, b| {
-        paper_order(&a.activation)
-            .cmp(&paper_order(&b.activation))
-            .then(a.elsa.cmp(&b.elsa))
+        // Activation names order as the paper lists them, each alone before its ELSA form.
+        a.activation
+            .cmp(&b.activation)
             .then(a.optimizer.cmp(&b.optimizer))
-            .then(b.lr.total_cmp(&a.lr))
+            .then(b.lr.cmp(&a.lr))
             .then(a.seed.cmp(&b.seed))
     });
     let mut out =
@@ -33,8 +24,8 @@ pub fn results_csv(records: &[RunRecord]) -> String {
         let _ = writeln!(
             out,
             "{},{},{},{},{},{},{},{}",
-            csv_field(&r.activation),
-            r.elsa,
+            r.activation.base().as_str(),
+            r.activation.is_elsa(),
             r.optimizer.as_str(),
             r.lr,
             r.seed,

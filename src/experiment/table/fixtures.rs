@@ -1,13 +1,28 @@
 //! Synthetic runs shared by the tests of the table modules.
 
 use super::Summary;
+use crate::experiment::lr::LearningRate;
 use crate::experiment::record::RunRecord;
 use crate::experiment::train::Optimizer;
+use crate::name::ActivationName;
 
 pub(super) const SGD: Optimizer = Optimizer::Sgd;
 pub(super) const ADAM: Optimizer = Optimizer::Adam;
 pub(super) const LRS: [f64; 2] = [1e-2, 1e-4];
 pub(super) const OPTS: [Optimizer; 2] = [SGD, ADAM];
+
+/// `values` as learning rates.
+pub(super) fn lrs(values: &[f64]) -> Vec<LearningRate> {
+    values
+        .iter()
+        .map(|&v| LearningRate::new(v).unwrap())
+        .collect()
+}
+
+/// The base activation `base`, wrapped in ELSA when `elsa` is.
+pub(super) fn name(base: &str, elsa: bool) -> ActivationName {
+    ActivationName::new(base.parse().unwrap(), elsa).unwrap()
+}
 
 pub(super) fn record(
     activation: &str,
@@ -18,10 +33,9 @@ pub(super) fn record(
     acc: f64,
 ) -> RunRecord {
     RunRecord {
-        activation: activation.to_string(),
-        elsa,
+        activation: name(activation, elsa),
         optimizer: opt,
-        lr,
+        lr: LearningRate::new(lr).unwrap(),
         seed,
         epoch: 1,
         test_accuracy: acc,
@@ -81,7 +95,7 @@ pub(super) fn records() -> Vec<RunRecord> {
 }
 
 pub(super) fn summary() -> Summary {
-    Summary::from_records(&records(), &OPTS, &LRS)
+    Summary::from_records(&records(), &OPTS, &lrs(&LRS))
 }
 
 /// The cells of the markdown table rows (first line = header), `|` split and trimmed.

@@ -37,8 +37,8 @@ pub fn summary_json(summary: &Summary) -> Value {
         for (c, cell) in row.cells.iter().enumerate() {
             if let Some(cell) = cell {
                 cells.push(json!({
-                    "activation": row.activation,
-                    "elsa": row.elsa,
+                    "activation": row.activation.base().as_str(),
+                    "elsa": row.activation.is_elsa(),
                     "type": row.group().type_label(),
                     "optimizer": column(c).optimizer,
                     "lr": column(c).lr,
@@ -70,7 +70,7 @@ pub fn summary_json(summary: &Summary) -> Value {
         .iter()
         .map(|e| {
             json!({
-                "activation": e.activation,
+                "activation": e.activation.as_str(),
                 "optimizer": column(e.column).optimizer,
                 "lr": column(e.column).lr,
                 "plain": e.plain,

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::summary::{AreluImprovement, Best, Cell, Group, Summary};
+use crate::name::{ActivationName, BaseActivation};
 
 /// The text of a missing cell (no run) or of a difference that cannot be computed.
 pub const MISSING: &str = "–";
@@ -12,7 +13,7 @@ impl Summary {
     /// "test accuracy (%) after epoch 1, mean ± sample std over 5 seeds" for the rows with
     /// this `elsa`.
     fn measure_line(&self, elsa: bool) -> String {
-        let rows = || self.rows.iter().filter(|r| r.elsa == elsa);
+        let rows = || self.rows.iter().filter(|r| r.activation.is_elsa() == elsa);
         let ns: Vec<usize> = rows()
             .flat_map(|r| r.cells.iter().flatten().map(|c| c.n + c.diverged))
             .collect();
@@ -86,7 +87,7 @@ fn cell_text(cell: Option<&Cell>) -> String {
 pub fn table1_markdown(summary: &Summary) -> String {
     let mut out = String::new();
     summary.header(&mut out);
-    let all = [Group::Fixed, Group::Learnable, Group::Arelu, Group::Unknown];
+    let all = [Group::Fixed, Group::Learnable, Group::Arelu];
     let columns = summary.columns.len();
     let best_fixed: Vec<_> = (0..columns)
         .map(|c| summary.best(c, false, &[Group::Fixed]))
@@ -95,22 +96,21 @@ pub fn table1_markdown(summary: &Summary) -> String {
         .map(|c| summary.best(c, false, &[Group::Learnable]))
         .collect();
     let best_all: Vec<_> = (0..columns).map(|c| summary.best(c, false, &all)).collect();
-    let is_in = |best: &Option<Best>, name: &str| {
-        best.as_ref()
-            .is_some_and(|b| b.activations.iter().any(|a| a == name))
+    let is_in = |best: &Option<Best>, name: ActivationName| {
+        best.as_ref().is_some_and(|b| b.activations.contains(&name))
     };
-    for row in summary.rows.iter().filter(|r| !r.elsa) {
+    for row in summary.rows.iter().filter(|r| !r.activation.is_elsa()) {
         let _ = write!(out, "| {} | {} |", row.name(), row.group().type_label());
         for (c, cell) in row.cells.iter().enumerate() {
             let mut text = cell_text(cell.as_ref());
             if cell.is_some() {
-                if row.group() == Group::Fixed && is_in(&best_fixed[c], &row.activation) {
+                if row.group() == Group::Fixed && is_in(&best_fixed[c], row.activation) {
                     text = format!("**{text}**");
                 }
-                if row.group() == Group::Learnable && is_in(&best_learnable[c], &row.activation) {
+                if row.group() == Group::Learnable && is_in(&best_learnable[c], row.activation) {
                     text = format!("_{text}_");
                 }
-                if is_in(&best_all[c], &row.activation) {
+                if is_in(&best_all[c], row.activation) {
                     text.push_str(" †");
                 }
             }
@@ -156,16 +156,16 @@ pub fn table4_markdown(summary: &Summary) -> String {
     let mut out = String::new();
     summary.header(&mut out);
     let comparisons = summary.elsa_comparisons();
-    let improved = |activation: &str, column: usize| {
+    let improved = |activation: BaseActivation, column: usize| {
         comparisons
             .iter()
             .any(|c| c.improved && c.column == column && c.activation == activation)
     };
-    for row in summary.rows.iter().filter(|r| r.elsa) {
+    for row in summary.rows.iter().filter(|r| r.activation.is_elsa()) {
         let _ = write!(out, "| {} | {} |", row.name(), row.group().type_label());
         for (c, cell) in row.cells.iter().enumerate() {
             let mut text = cell_text(cell.as_ref());
-            if improved(&row.activation, c) {
+            if improved(row.activation.base(), c) {
                 text = format!("<u>{text}</u>");
             }
             let _ = write!(out, " {text} |");
@@ -219,7 +219,7 @@ mod tests {
             assert_eq!(row.len(), 6);
             for (c, _) in means.iter().enumerate() {
                 let text = &row[2 + c];
-                match s.cell(act, *elsa, c) {
+                match s.cell(name(act, *elsa), c) {
                     Some(cell) => assert!(text.contains(&cell.text()), "{act} {c}: {text}"),
                     None => assert_eq!(text, MISSING),
                 }
@@ -261,9 +261,9 @@ mod tests {
     fn table1_without_arelu_or_runs_shows_dashes() {
         let recs: Vec<RunRecord> = records()
             .into_iter()
-            .filter(|r| r.activation != "arelu")
+            .filter(|r| r.activation != name("arelu", false))
             .collect();
-        let s = Summary::from_records(&recs, &[SGD], &[1e-2, 1e-5]);
+        let s = Summary::from_records(&recs, &[SGD], &lrs(&[1e-2, 1e-5]));
         let t = rows(&table1_markdown(&s));
         assert_eq!(&find(&t, "AReLU − best fixed")[2..], ["–", "–"]);
         assert_eq!(&find(&t, "AReLU − best learnable")[2..], ["–", "–"]);
@@ -274,9 +274,9 @@ mod tests {
         // Best learnable without any learnable run.
         let only_fixed: Vec<RunRecord> = recs
             .into_iter()
-            .filter(|r| r.activation != "prelu")
+            .filter(|r| r.activation != name("prelu", false))
             .collect();
-        let s = Summary::from_records(&only_fixed, &[SGD], &[1e-2]);
+        let s = Summary::from_records(&only_fixed, &[SGD], &lrs(&[1e-2]));
         assert!(s.arelu_improvements()[0].best_learnable.is_none());
     }
 
@@ -291,7 +291,7 @@ mod tests {
             let row = find(&t, &format!("elsa-{act}"));
             for (c, _) in means.iter().enumerate() {
                 let text = &row[2 + c];
-                let expected = match (s.cell(act, true, c), s.cell(act, false, c)) {
+                let expected = match (s.cell(name(act, true), c), s.cell(name(act, false), c)) {
                     (Some(e), Some(p)) if e.mean > p.mean => format!("<u>{}</u>", e.text()),
                     (Some(e), _) => e.text(),
                     (None, _) => MISSING.to_string(),
@@ -326,13 +326,14 @@ mod tests {
             recs.push(r);
         }
         for r in recs.iter_mut().filter(|r| {
-            (r.activation == "relu" && !r.elsa && r.optimizer == SGD && r.lr == 1e-4 && r.seed == 0)
-                || (r.activation == "prelu" && !r.elsa && r.optimizer == SGD && r.lr == 1e-2)
+            let sgd_at = |lr: f64| r.optimizer == SGD && r.lr.get() == lr;
+            (r.activation == name("relu", false) && sgd_at(1e-4) && r.seed == 0)
+                || (r.activation == name("prelu", false) && sgd_at(1e-2))
         }) {
             r.diverged_at = Some(1);
             r.test_accuracy = 99.9;
         }
-        let s = Summary::from_records(&recs, &OPTS, &LRS);
+        let s = Summary::from_records(&recs, &OPTS, &lrs(&LRS));
         let t = rows(&table1_markdown(&s));
         assert_eq!(find(&t, "sigmoid")[5], "div 2/2");
         assert_eq!(find(&t, "relu")[3], "div 1/3");
@@ -360,7 +361,7 @@ mod tests {
     #[test]
     fn one_seed_cells_have_no_deviation() {
         let recs = [record("relu", false, SGD, 1e-2, 0, 97.0)];
-        let md = table1_markdown(&Summary::from_records(&recs, &[SGD], &[1e-2]));
+        let md = table1_markdown(&Summary::from_records(&recs, &[SGD], &lrs(&[1e-2])));
         assert_eq!(find(&rows(&md), "relu")[2], "**97.00** †");
         assert!(!md.contains("± 0.00") && md.contains("1 seed (no standard deviation)"));
     }

@@ -13,8 +13,8 @@
 //!   same activation alone.
 //! - [`results_csv`]: one line per run; [`summary_json`]: every cell and both comparisons.
 //!
-//! Learning rates are matched through [`lr_label`] (rounded to 6 significant digits), so
-//! `0.01`, `1e-2` and `0.1 * 0.1` fall in the same column.
+//! Learning rates are matched exactly ([`LearningRate`](super::LearningRate)'s equality);
+//! the headers show [`LearningRate::label`](super::LearningRate::label) (`1e-2`).
 
 mod csv;
 #[cfg(test)]
@@ -27,6 +27,5 @@ pub use csv::results_csv;
 pub use json::summary_json;
 pub use markdown::{table1_markdown, table4_markdown, MISSING};
 pub use summary::{
-    lr_label, optimizer_label, AreluImprovement, Best, Cell, Column, ElsaComparison, Group, Row,
-    Summary,
+    optimizer_label, AreluImprovement, Best, Cell, Column, ElsaComparison, Group, Row, Summary,
 };
