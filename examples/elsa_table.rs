@@ -37,7 +37,7 @@ use std::time::Instant;
 
 use arelu::experiment::batches::Images;
 use arelu::experiment::generate::{generate, merge, Generated, Progress, Schedule};
-use arelu::experiment::grid::{ElsaMode, Grid, MAX_EPOCHS, MAX_SEEDS};
+use arelu::experiment::grid::{learning_rate, ElsaMode, Grid, MAX_EPOCHS, MAX_SEEDS};
 use arelu::experiment::record::{DataChecksums, Settings, FORMAT};
 use arelu::experiment::shard::Shard;
 use arelu::experiment::train::BATCH_SIZE;
@@ -130,13 +130,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_else(|| BaseActivation::iter().collect()),
         elsa: args.elsa,
         optimizers: args.optimizers,
-        lrs: args.lrs.unwrap_or_else(|| {
-            if quick {
-                vec![1e-3, 1e-4]
-            } else {
-                vec![1e-2, 1e-3, 1e-4, 1e-5]
-            }
-        }),
+        lrs: args
+            .lrs
+            .unwrap_or_else(|| {
+                if quick {
+                    vec![1e-3, 1e-4]
+                } else {
+                    vec![1e-2, 1e-3, 1e-4, 1e-5]
+                }
+            })
+            .into_iter()
+            .map(learning_rate)
+            .collect::<Result<_, _>>()?,
         seeds: args.seeds.unwrap_or(if quick { 2 } else { 5 }),
         // At most MAX_EPOCHS (checked by clap), so this fits.
         epochs: usize::try_from(args.epochs)?,
@@ -236,8 +241,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     None => format!("{:.2}%", record.test_accuracy),
                 };
                 bar.set_message(format!(
-                    "(last: {}{} {} lr {} seed {}: {result})",
-                    if record.elsa { "elsa-" } else { "" },
+                    "(last: {} {} lr {} seed {}: {result})",
                     record.activation,
                     record.optimizer.as_str(),
                     record.lr,

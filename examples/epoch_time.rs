@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 
 use arelu::experiment::batches::Images;
-use arelu::experiment::{train_run, Optimizer, RunSpec};
+use arelu::experiment::{train_run, LearningRate, Optimizer, RunSpec};
 use arelu::mnist::Mnist;
 use arelu::ActivationName;
 use clap::Parser;
@@ -61,7 +61,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let spec = RunSpec {
             activation,
             optimizer,
-            lr: args.lr,
+            lr: LearningRate::new(args.lr)?,
             seed: 0,
             epochs: 1,
             initial_alpha_beta: None,

@@ -64,12 +64,11 @@ use arelu::experiment::batches::Images;
 use arelu::experiment::figures::{
     accuracy_per_epoch, param_per_epoch, EpochPoint, FigureRecord, FigureStore,
 };
-use arelu::experiment::grid::{run_grid, MAX_EPOCHS, MAX_LR, MAX_SEEDS};
+use arelu::experiment::grid::{learning_rate, run_grid, MAX_EPOCHS, MAX_SEEDS};
 use arelu::experiment::record::{DataChecksums, Settings, FORMAT};
 use arelu::experiment::store::StoreRecord;
-use arelu::experiment::table::lr_label;
 use arelu::experiment::train::BATCH_SIZE;
-use arelu::experiment::{Optimizer, RunResult, RunSpec};
+use arelu::experiment::{LearningRate, Optimizer, RunResult, RunSpec};
 use arelu::mnist::Mnist;
 use arelu::{Activation, ActivationName, Arelu, BaseActivation};
 use clap::error::ErrorKind;
@@ -153,9 +152,9 @@ struct Plan {
     seeds: u64,
     jobs: usize,
     activations: Vec<BaseActivation>,
-    fig3_lrs: Vec<f64>,
+    fig3_lrs: Vec<LearningRate>,
     inits: Vec<(f64, f64)>,
-    fig2_lr: f64,
+    fig2_lr: LearningRate,
 }
 
 type BoxError = Box<dyn Error>;
@@ -227,10 +226,12 @@ fn plan(args: &Args) -> Result<Plan, String> {
     if activations.is_empty() || [&fig3_lrs, &alphas, &betas].iter().any(|v| v.is_empty()) {
         return Err("--activations, --fig3-lrs, --alphas and --betas must not be empty".into());
     }
-    let mut lrs = fig3_lrs.iter().chain(std::iter::once(&args.fig2_lr));
-    if let Some(lr) = lrs.find(|lr| !(**lr > 0.0 && **lr <= MAX_LR)) {
-        return Err(format!("learning rates must be in (0, {MAX_LR}], got {lr}"));
-    }
+    let lr = |value: f64| learning_rate(value).map_err(|e| e.to_string());
+    let fig3_lrs = fig3_lrs
+        .into_iter()
+        .map(lr)
+        .collect::<Result<Vec<_>, _>>()?;
+    let fig2_lr = lr(args.fig2_lr)?;
     if let Some(v) = alphas.iter().chain(&betas).find(|v| !v.is_finite()) {
         return Err(format!("--alphas and --betas must be finite, got {v}"));
     }
@@ -246,7 +247,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
         activations,
         fig3_lrs,
         inits,
-        fig2_lr: args.fig2_lr,
+        fig2_lr,
     })
 }
 
@@ -396,7 +397,7 @@ fn describe(spec: &RunSpec) -> String {
         Some((a, b)) => format!("figure 2: arelu α₀={a} β₀={b}"),
         None => format!("figure 3: {}", spec.activation),
     };
-    format!("{what}, SGD lr {}, seed {}", lr_label(spec.lr), spec.seed)
+    format!("{what}, SGD lr {}, seed {}", spec.lr.label(), spec.seed)
 }
 
 fn write_file(path: PathBuf, text: &str, written: &mut Vec<PathBuf>) -> Result<(), BoxError> {
@@ -430,7 +431,7 @@ fn figure3(
                     csv,
                     "{},{},{},{:.4},{:.4},{}",
                     base.as_str(),
-                    lr_label(lr),
+                    lr.label(),
                     p.epoch,
                     c.mean,
                     c.std,
@@ -460,7 +461,7 @@ fn figure3(
         let panel = Panel {
             title: format!(
                 "Figure 3: mean test accuracy, SGD lr {} ({} seed{})",
-                lr_label(lr),
+                lr.label(),
                 plan.seeds,
                 if plan.seeds == 1 { "" } else { "s" }
             ),
@@ -479,7 +480,7 @@ fn figure3(
             draw_panel(&chart, &panel)?;
             draw_legend(&side, "activation", &legend)
         })?;
-        let name = format!("figure3_sgd_{}.svg", lr_label(lr));
+        let name = format!("figure3_sgd_{}.svg", lr.label());
         write_file(out.join(name), &svg, written)?;
         print_finals(lr, plan.epochs, &finals);
     }
@@ -487,7 +488,7 @@ fn figure3(
 }
 
 /// AReLU's final mean accuracy next to the best other activation's, on stderr.
-fn print_finals(lr: f64, epochs: usize, finals: &[(BaseActivation, f64)]) {
+fn print_finals(lr: LearningRate, epochs: usize, finals: &[(BaseActivation, f64)]) {
     let arelu = finals.iter().find(|(b, _)| *b == BaseActivation::Arelu);
     let best_other = (finals.iter())
         .filter(|(b, _)| *b != BaseActivation::Arelu)
@@ -499,7 +500,7 @@ fn print_finals(lr: f64, epochs: usize, finals: &[(BaseActivation, f64)]) {
     };
     eprintln!(
         "figure 3, SGD lr {}, epoch {epochs}: {}; best other: {}",
-        lr_label(lr),
+        lr.label(),
         text(arelu),
         text(best_other)
     );
@@ -593,7 +594,7 @@ fn figure2(
             .filter_map(|name| lines.iter().find(|l| &l.label == name).cloned())
             .collect()
     };
-    let lr = lr_label(plan.fig2_lr);
+    let lr = plan.fig2_lr.label();
     let seeds = plan.seeds;
     let panel = Panel {
         title: format!("Figure 2 (a): AReLU test accuracy, SGD lr {lr}, {seeds} seed(s)"),

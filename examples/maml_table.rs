@@ -194,8 +194,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.max_runs,
         |record| {
             bar.set_message(format!(
-                "(last: {}{} {}-shot seed {}: test {:.2}%, {:.0} s)",
-                if record.elsa { "elsa-" } else { "" },
+                "(last: {} {}-shot seed {}: test {:.2}%, {:.0} s)",
                 record.activation,
                 record.shots,
                 record.seed,

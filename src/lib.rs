@@ -45,6 +45,8 @@ pub mod elsa;
 pub mod error;
 #[cfg(feature = "experiment")]
 pub mod experiment;
+#[cfg(feature = "experiment")]
+pub mod images;
 pub mod math;
 #[cfg(feature = "experiment")]
 pub mod mnist;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use flate2::read::ZlibDecoder;
 use thiserror::Error;
 
-use crate::experiment::transfer::data::{ColourImages, PLANE, VALUES};
+use crate::images::{ColourImages, PLANE, VALUES};
 
 /// The most bytes one compressed element may inflate to by default (1 GiB): SVHN's training
 /// file holds 73,257 images of 3,072 bytes (225 MB).

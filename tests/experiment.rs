@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use arelu::experiment::batches::Images;
 use arelu::experiment::generate::{generate, Schedule};
-use arelu::experiment::grid::{ElsaMode, Grid};
+use arelu::experiment::grid::{learning_rate, ElsaMode, Grid};
 use arelu::experiment::record::{DataChecksums, Settings, FORMAT};
 use arelu::experiment::train::BATCH_SIZE;
 use arelu::experiment::Optimizer;
@@ -37,7 +37,7 @@ fn grid() -> Grid {
             .collect(),
         elsa: ElsaMode::Both,
         optimizers: vec![Optimizer::Sgd, Optimizer::Adam],
-        lrs: vec![1e-2, 1e-3],
+        lrs: vec![learning_rate(1e-2).unwrap(), learning_rate(1e-3).unwrap()],
         seeds: 2,
         epochs: 1,
     }
@@ -222,7 +222,7 @@ fn repeated_list_entries_run_once_and_the_file_stays_readable() {
     repeated.activations = vec!["relu".parse().unwrap(), "relu".parse().unwrap()];
     repeated.elsa = ElsaMode::Off;
     repeated.optimizers = vec![Optimizer::Sgd, Optimizer::Sgd];
-    repeated.lrs = vec![1e-2, 0.01];
+    repeated.lrs = vec![learning_rate(1e-2).unwrap(), learning_rate(0.01).unwrap()];
     repeated.seeds = 1;
     let first = generate(
         &repeated,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use arelu::experiment::batches::Images;
 use arelu::experiment::generate::{generate, merge, MergeError, Schedule};
-use arelu::experiment::grid::{ElsaMode, Grid};
+use arelu::experiment::grid::{learning_rate, ElsaMode, Grid};
 use arelu::experiment::record::{DataChecksums, Settings, FORMAT};
 use arelu::experiment::shard::Shard;
 use arelu::experiment::train::BATCH_SIZE;
@@ -37,7 +37,7 @@ fn grid() -> Grid {
         activations: vec!["relu".parse().unwrap(), "arelu".parse().unwrap()],
         elsa: ElsaMode::Both,
         optimizers: vec![Optimizer::Sgd],
-        lrs: vec![1e-2],
+        lrs: vec![learning_rate(1e-2).unwrap()],
         seeds: 2,
         epochs: 1,
     }

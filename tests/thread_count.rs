@@ -4,7 +4,7 @@
 
 use arelu::experiment::batches::Images;
 use arelu::experiment::train::{train_run, RunSpec};
-use arelu::experiment::Optimizer;
+use arelu::experiment::{LearningRate, Optimizer};
 use arelu::mnist::Mnist;
 use arelu::nn::conv::Conv2D;
 use arelu::nn::pool::MaxPool2D;
@@ -174,7 +174,7 @@ fn train_run_is_bit_identical_for_any_thread_count() {
     let spec = RunSpec {
         activation: "arelu".parse::<ActivationName>().expect("a variant"),
         optimizer: Optimizer::Adam,
-        lr: 1e-3,
+        lr: LearningRate::new(1e-3).expect("a learning rate"),
         seed: 3,
         epochs: 1,
         initial_alpha_beta: None,

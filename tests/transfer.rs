@@ -223,7 +223,7 @@ fn a_tiny_grid_end_to_end_and_resumed() {
     let stored = second
         .records
         .iter()
-        .find(|r| r.activation == "arelu")
+        .find(|r| r.activation == "arelu".parse().unwrap())
         .unwrap();
     assert_eq!(
         again.finetune_accuracy_per_epoch,

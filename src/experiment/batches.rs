@@ -2,16 +2,14 @@
 //! labels one-hot, the training order reshuffled every epoch from a seed.
 
 use dfdx::shapes::Const;
-use dfdx::tensor::{Cpu, Tensor, TensorFromVec};
+use dfdx::tensor::{Cpu, TensorFromVec};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+pub use crate::images::OneHot;
 use crate::mnist::MnistSplit;
 use crate::nn::MnistInput;
-
-/// One-hot labels of a batch: `(batch, 10)`.
-pub type OneHot = Tensor<(usize, Const<10>), f32, Cpu>;
 
 /// Pixels of one split, laid out `(n, 1, 28, 28)`, with its labels. Pixels stay bytes (a
 /// quarter of the memory of floats) and become `f32` in `[0, 1]` batch by batch.

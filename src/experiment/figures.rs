@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::lr::LearningRate;
 use super::record::Settings;
 use super::store::{Store, StoreRecord};
 use super::table::Cell;
@@ -18,7 +19,7 @@ pub struct FigureRecord {
     /// The activation variant.
     pub activation: ActivationName,
     /// The SGD learning rate.
-    pub lr: f64,
+    pub lr: LearningRate,
     /// The seed.
     pub seed: u64,
     /// The initial `(α, β)` of Figure 2's runs; `None` for Figure 3's.
@@ -27,9 +28,9 @@ pub struct FigureRecord {
     pub epochs: Vec<EpochResult>,
 }
 
-/// A figure run's identity: activation, learning rate, seed and initial `(α, β)`, the floats
-/// as bits (exact).
-pub type FigureKey = (ActivationName, u64, u64, Option<(u64, u64)>);
+/// A figure run's identity: activation, learning rate, seed and initial `(α, β)` (as bits:
+/// exact).
+pub type FigureKey = (ActivationName, LearningRate, u64, Option<(u64, u64)>);
 
 impl FigureRecord {
     /// The record of a finished run.
@@ -62,7 +63,7 @@ impl FigureRecord {
     pub fn key_of(spec: &RunSpec) -> FigureKey {
         (
             spec.activation,
-            spec.lr.to_bits(),
+            spec.lr,
             spec.seed,
             spec.initial_alpha_beta
                 .map(|(a, b)| (a.to_bits(), b.to_bits())),
@@ -145,7 +146,7 @@ mod tests {
         let spec = RunSpec {
             activation: ActivationName::new(BaseActivation::Arelu, false).unwrap(),
             optimizer: Optimizer::Sgd,
-            lr: 1e-3,
+            lr: crate::experiment::LearningRate::new(1e-3).unwrap(),
             seed,
             epochs: accuracies.len(),
             initial_alpha_beta: None,

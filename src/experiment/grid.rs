@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use thiserror::Error;
 
 use super::batches::Images;
-use super::record::RunKey;
-use super::record::RunRecord;
+use super::lr::LearningRate;
+use super::record::{RunKey, RunRecord};
 use super::train::{train_run, Optimizer, RunResult, RunSpec};
 use crate::name::{ActivationName, BaseActivation};
 
@@ -94,7 +94,7 @@ pub struct Grid {
     /// Optimisers.
     pub optimizers: Vec<Optimizer>,
     /// Learning rates.
-    pub lrs: Vec<f64>,
+    pub lrs: Vec<LearningRate>,
     /// Seeds `0..seeds`.
     pub seeds: u64,
     /// Epochs per run.
@@ -129,13 +129,13 @@ impl Grid {
         specs
     }
 
-    /// This grid with every list's repeated entries removed (learning rates compared
-    /// exactly), first occurrences kept in order.
+    /// This grid with every list's repeated entries removed, first occurrences kept in
+    /// order.
     pub fn deduplicated(&self) -> Grid {
         Grid {
             activations: distinct(&self.activations, |a, b| a == b),
             optimizers: distinct(&self.optimizers, |a, b| a == b),
-            lrs: distinct(&self.lrs, |a, b| a.to_bits() == b.to_bits()),
+            lrs: distinct(&self.lrs, |a, b| a == b),
             ..self.clone()
         }
     }
@@ -176,28 +176,32 @@ impl Grid {
     }
 
     /// Checks every setting against its range and returns the number of runs: epochs in
-    /// `1..=`[`MAX_EPOCHS`], seeds in `1..=`[`MAX_SEEDS`], learning rates in
-    /// `(0, `[`MAX_LR`]`]`, non-empty lists, at least one and at most [`MAX_RUNS`] runs.
+    /// `1..=`[`MAX_EPOCHS`], seeds in `1..=`[`MAX_SEEDS`], learning rates at most
+    /// [`MAX_LR`] (they are positive by their type; [`learning_rate`] checks a number
+    /// given on the command line against the whole range), non-empty lists, at least one
+    /// and at most [`MAX_RUNS`] runs.
     ///
     /// # Errors
     /// The first setting out of range, as a [`GridError`].
     ///
     /// ```
-    /// use arelu::experiment::grid::{ElsaMode, Grid, GridError};
+    /// use arelu::experiment::grid::{learning_rate, ElsaMode, Grid, GridError};
     /// use arelu::experiment::Optimizer;
     /// use arelu::BaseActivation;
     ///
+    /// let lr = |value| learning_rate(value).unwrap();
     /// let mut grid = Grid {
     ///     activations: vec![BaseActivation::Relu, BaseActivation::Relu],
     ///     elsa: ElsaMode::Both,
     ///     optimizers: vec![Optimizer::Sgd],
-    ///     lrs: vec![1e-2, 1e-2, 1e-3],
+    ///     lrs: vec![lr(1e-2), lr(1e-2), lr(1e-3)],
     ///     seeds: 2,
     ///     epochs: 1,
     /// };
     /// assert_eq!(grid.validate(), Ok(2 * 1 * 2 * 2)); // repeats count once
     /// grid.epochs = usize::MAX;
     /// assert!(matches!(grid.validate(), Err(GridError::OutOfRange { option: "--epochs", .. })));
+    /// assert!(matches!(learning_rate(0.0), Err(GridError::OutOfRange { option: "--lrs", .. })));
     /// ```
     pub fn validate(&self) -> Result<usize, GridError> {
         if self.activations.is_empty() {
@@ -223,12 +227,8 @@ impl Grid {
                 value: self.seeds.to_string(),
             });
         }
-        if let Some(lr) = self.lrs.iter().find(|&&lr| !(lr > 0.0 && lr <= MAX_LR)) {
-            return Err(GridError::OutOfRange {
-                option: "--lrs",
-                range: format!("(0, {MAX_LR}]"),
-                value: lr.to_string(),
-            });
+        if let Some(lr) = self.lrs.iter().find(|lr| lr.get() > MAX_LR) {
+            return Err(lr_out_of_range(lr.get()));
         }
         match self.size()? {
             0 => Err(GridError::NoRuns),
@@ -238,22 +238,36 @@ impl Grid {
 
     /// Whether a stored record belongs to this grid.
     pub fn contains(&self, record: &RunRecord) -> bool {
-        let Ok(base) = record.activation.parse::<BaseActivation>() else {
-            return false;
-        };
         let elsa_ok = match self.elsa {
-            ElsaMode::Off => !record.elsa,
-            ElsaMode::On => record.elsa,
+            ElsaMode::Off => !record.activation.is_elsa(),
+            ElsaMode::On => record.activation.is_elsa(),
             ElsaMode::Both => true,
         };
         elsa_ok
-            && self.activations.contains(&base)
+            && self.activations.contains(&record.activation.base())
             && self.optimizers.contains(&record.optimizer)
-            && self
-                .lrs
-                .iter()
-                .any(|lr| lr.to_bits() == record.lr.to_bits())
+            && self.lrs.contains(&record.lr)
             && record.seed < self.seeds
+    }
+}
+
+/// A learning rate given as a number (on the command line), checked against the range a
+/// grid accepts, `(0, `[`MAX_LR`]`]`.
+///
+/// # Errors
+/// [`GridError::OutOfRange`] for `--lrs` outside that range (NaN included).
+pub fn learning_rate(value: f64) -> Result<LearningRate, GridError> {
+    match LearningRate::new(value) {
+        Ok(lr) if value <= MAX_LR => Ok(lr),
+        _ => Err(lr_out_of_range(value)),
+    }
+}
+
+fn lr_out_of_range(value: f64) -> GridError {
+    GridError::OutOfRange {
+        option: "--lrs",
+        range: format!("(0, {MAX_LR}]"),
+        value: value.to_string(),
     }
 }
 
@@ -261,10 +275,9 @@ impl RunSpec {
     /// This run's key in a results file.
     pub fn key(&self) -> RunKey {
         RunKey {
-            activation: self.activation.base().as_str().to_string(),
-            elsa: self.activation.is_elsa(),
+            activation: self.activation,
             optimizer: self.optimizer,
-            lr_bits: self.lr.to_bits(),
+            lr: self.lr,
             seed: self.seed,
         }
     }
@@ -276,8 +289,7 @@ impl RunRecord {
         let spec = result.spec;
         let last = result.epochs.last();
         Self {
-            activation: spec.activation.base().as_str().to_string(),
-            elsa: spec.activation.is_elsa(),
+            activation: spec.activation,
             optimizer: spec.optimizer,
             lr: spec.lr,
             seed: spec.seed,
@@ -351,12 +363,16 @@ mod tests {
     use super::*;
     use crate::experiment::train::EpochResult;
 
+    fn lr(value: f64) -> LearningRate {
+        LearningRate::new(value).unwrap()
+    }
+
     fn grid() -> Grid {
         Grid {
             activations: vec![BaseActivation::Relu, BaseActivation::Arelu],
             elsa: ElsaMode::Both,
             optimizers: vec![Optimizer::Sgd],
-            lrs: vec![1e-2],
+            lrs: vec![lr(1e-2)],
             seeds: 1,
             epochs: 1,
         }
@@ -367,7 +383,7 @@ mod tests {
         let mut repeated = grid();
         repeated.activations.push(BaseActivation::Relu);
         repeated.optimizers.push(Optimizer::Sgd);
-        repeated.lrs.push(0.01);
+        repeated.lrs.push(lr(0.01));
         assert_eq!(repeated.specs(), grid().specs());
         // relu, arelu, elsa-relu.
         assert_eq!(repeated.validate(), Ok(3));
@@ -390,11 +406,23 @@ mod tests {
         check(|g| g.epochs = 100_000_000_000, "--epochs");
         check(|g| g.epochs = 0, "--epochs");
         check(|g| g.seeds = u64::MAX, "--seeds");
-        check(|g| g.lrs = vec![1e300], "--lrs");
-        check(|g| g.lrs = vec![f64::NAN], "--lrs");
-        check(|g| g.lrs = vec![-1e-3], "--lrs");
+        check(|g| g.lrs = vec![lr(1e300)], "--lrs");
+        check(|g| g.lrs = vec![lr(1e-2), lr(100.5)], "--lrs");
+        for bad in [1e300, 100.5, f64::NAN, f64::INFINITY, -1e-3, 0.0] {
+            match learning_rate(bad) {
+                Err(GridError::OutOfRange { option, range, .. }) => {
+                    assert_eq!((option, range.as_str()), ("--lrs", "(0, 100]"), "{bad}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert_eq!(learning_rate(MAX_LR), Ok(lr(MAX_LR)));
+        assert_eq!(
+            learning_rate(f64::NAN).unwrap_err().to_string(),
+            "--lrs must be in (0, 100], got NaN"
+        );
         let mut g = grid();
-        g.lrs = (1..=1000).map(|i| i as f64 * 1e-3).collect();
+        g.lrs = (1..=1000).map(|i| lr(i as f64 * 1e-3)).collect();
         g.seeds = MAX_SEEDS;
         assert_eq!(g.validate(), Err(GridError::TooLarge));
         g.optimizers.clear();

@@ -6,6 +6,7 @@ pub mod figures;
 pub mod generate;
 pub mod grid;
 mod json_nan;
+pub mod lr;
 pub mod maml;
 pub mod output;
 pub mod record;
@@ -15,5 +16,6 @@ pub mod table;
 pub mod train;
 pub mod transfer;
 
+pub use lr::{LearningRate, LearningRateError};
 pub use record::RunRecord;
 pub use train::{train_run, EpochResult, Optimizer, RunResult, RunSpec};

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::lr::LearningRate;
 use super::record::RunRecord;
 use super::table::{results_csv, summary_json, table1_markdown, table4_markdown, Summary};
 use super::train::Optimizer;
@@ -9,7 +10,7 @@ use super::train::Optimizer;
 /// One line on the paper's claims over `records`: in how many columns AReLU beats the best
 /// fixed and the best other learnable activation, in how many cells ELSA improves the
 /// activation alone, and how many runs diverged.
-pub fn headline(records: &[RunRecord], optimizers: &[Optimizer], lrs: &[f64]) -> String {
+pub fn headline(records: &[RunRecord], optimizers: &[Optimizer], lrs: &[LearningRate]) -> String {
     let summary = Summary::from_records(records, optimizers, lrs);
     let improvements = summary.arelu_improvements();
     let count = |pick: fn(&super::table::AreluImprovement) -> Option<f64>| {
@@ -36,14 +37,14 @@ pub fn write_outputs(
     dir: &Path,
     records: &[RunRecord],
     optimizers: &[Optimizer],
-    lrs: &[f64],
+    lrs: &[LearningRate],
 ) -> std::io::Result<Vec<PathBuf>> {
     let summary = Summary::from_records(records, optimizers, lrs);
     let mut files: Vec<(&str, String)> = Vec::new();
-    if records.iter().any(|r| !r.elsa) {
+    if records.iter().any(|r| !r.activation.is_elsa()) {
         files.push(("table1.md", table1_markdown(&summary)));
     }
-    if records.iter().any(|r| r.elsa) {
+    if records.iter().any(|r| r.activation.is_elsa()) {
         files.push(("table4.md", table4_markdown(&summary)));
     }
     files.push(("results.csv", results_csv(records)));

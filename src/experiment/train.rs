@@ -12,6 +12,7 @@ use dfdx::tensor_ops::Backward;
 use serde::{Deserialize, Serialize};
 
 use super::batches::{Images, Shuffler};
+use super::lr::LearningRate;
 use crate::activation::Activation;
 use crate::name::{ActivationName, ActivationVisitor};
 use crate::nn::MnistConv;
@@ -58,7 +59,7 @@ pub struct RunSpec {
     /// The optimiser.
     pub optimizer: Optimizer,
     /// The learning rate.
-    pub lr: f64,
+    pub lr: LearningRate,
     /// Seeds the initialisation and the shuffling.
     pub seed: u64,
     /// Epochs to train.
@@ -144,7 +145,7 @@ pub fn train_typed<A: Activation>(spec: RunSpec, train: &Images, test: &Images) 
     let mut sgd = Sgd::new(
         &model,
         SgdConfig {
-            lr: spec.lr,
+            lr: spec.lr.get(),
             momentum: Some(Momentum::Classic(0.9)),
             weight_decay: None,
         },
@@ -152,7 +153,7 @@ pub fn train_typed<A: Activation>(spec: RunSpec, train: &Images, test: &Images) 
     let mut adam = Adam::new(
         &model,
         AdamConfig {
-            lr: spec.lr,
+            lr: spec.lr.get(),
             ..Default::default()
         },
     );

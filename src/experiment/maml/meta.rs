@@ -7,7 +7,7 @@ use std::time::Instant;
 use dfdx::losses::cross_entropy_with_logits_loss;
 use dfdx::nn::{
     BuildOnDevice, DeviceBuildExt, Module, ModuleMut, RecursiveWalker, TensorCollection,
-    TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorRef, ZeroGrads,
+    TensorOptions, TensorVisitor, ViewTensorMut, ZeroGrads,
 };
 use dfdx::optim::{Adam, AdamConfig, Optimizer as _};
 use dfdx::prelude::{AsArray, Trace};
@@ -139,13 +139,11 @@ impl<A: Activation, const N: usize> Learner<A, N> {
 
     /// The parameters as one vector, in dfdx's visiting order.
     pub fn params(&self) -> Vec<f64> {
-        let mut reader = Reader(Vec::new());
-        // Reading a tensor cannot fail.
-        let _ = Net::<A, N>::iter_tensors(&mut RecursiveWalker {
-            m: &self.model,
-            f: &mut reader,
-        });
-        reader.0
+        let mut out = Vec::new();
+        // The walk views tensors mutably; a clone shares the tensors' data (nothing is
+        // copied), and reading a tensor cannot fail.
+        let _ = walk(&mut self.model.clone(), Flat::ReadParams(&mut out));
+        out
     }
 
     /// Sets the parameters from one vector (as [`Learner::params`] gives).
@@ -153,19 +151,11 @@ impl<A: Activation, const N: usize> Learner<A, N> {
     /// # Errors
     /// [`MamlError::Setting`] when `theta` has the wrong length.
     pub fn set_params(&mut self, theta: &[f64]) -> Result<(), MamlError> {
-        let mut writer = Writer {
-            src: theta,
-            offset: 0,
-        };
-        Net::<A, N>::iter_tensors(&mut RecursiveWalker {
-            m: &mut self.model,
-            f: &mut writer,
-        })?;
-        if writer.offset != theta.len() {
+        let count = walk(&mut self.model, Flat::WriteParams(theta))?;
+        if count != theta.len() {
             return Err(MamlError::Setting(format!(
-                "{} parameter values for a network with {}",
+                "{} parameter values for a network with {count}",
                 theta.len(),
-                writer.offset
             )));
         }
         Ok(())
@@ -207,15 +197,10 @@ impl<A: Activation, const N: usize> Learner<A, N> {
         let loss = cross_entropy_with_logits_loss(logits, batch.y.clone());
         let value = loss.array();
         let grads = loss.try_backward()?;
-        let mut reader = GradReader {
-            grads: &grads,
-            out: Vec::with_capacity(theta.len()),
-        };
-        let _ = Net::<A, N>::iter_tensors(&mut RecursiveWalker {
-            m: &self.model,
-            f: &mut reader,
-        });
-        Ok((value, reader.out, correct))
+        let mut gradient = Vec::with_capacity(theta.len());
+        // Reading cannot fail: every parameter got a gradient entry from `alloc_grads`.
+        let _ = walk(&mut self.model, Flat::ReadGrads(&grads, &mut gradient));
+        Ok((value, gradient, correct))
     }
 
     /// How many images of `batch` the network at `theta` classifies right, in evaluation
@@ -298,15 +283,7 @@ impl<A: Activation, const N: usize> Learner<A, N> {
         gradient: &[f64],
     ) -> Result<(), MamlError> {
         let mut grads = self.model.try_alloc_grads()?;
-        let mut writer = GradWriter {
-            grads: &mut grads,
-            src: gradient,
-            offset: 0,
-        };
-        Net::<A, N>::iter_tensors(&mut RecursiveWalker {
-            m: &self.model,
-            f: &mut writer,
-        })?;
+        walk(&mut self.model, Flat::WriteGrads(&mut grads, gradient))?;
         // Every parameter has a gradient entry, so no parameter is reported unused.
         let _ = adam.update(&mut self.model, &grads);
         Ok(())
@@ -389,32 +366,29 @@ fn count_correct<const N: usize>(logits: &[f64], labels: &[usize]) -> usize {
         .count()
 }
 
-struct Reader(Vec<f64>);
-
-impl TensorVisitor<f64, Cpu> for Reader {
-    type Viewer = ViewTensorRef;
-    type Err = CpuError;
-    type E2 = f64;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, f64, Cpu>,
-        t: &Tensor<S, f64, Cpu>,
-    ) -> Result<Option<Tensor<S, f64, Cpu>>, CpuError> {
-        if opts.do_gradient_update {
-            self.0.extend(t.as_vec());
-        }
-        Ok(None)
-    }
+/// What a walk over a network's trainable tensors (those dfdx updates, in its visiting
+/// order) does with each: their values or their gradients, read into or written from one
+/// flat vector.
+enum Flat<'a> {
+    /// Appends each tensor's values.
+    ReadParams(&'a mut Vec<f64>),
+    /// Sets each tensor from the next values; a vector too short leaves the rest as it is
+    /// (the walk's count tells the caller).
+    WriteParams(&'a [f64]),
+    /// Appends each tensor's gradient, which must be in the gradients.
+    ReadGrads(&'a Gradients<f64, Cpu>, &'a mut Vec<f64>),
+    /// Sets each tensor's gradient from the next values; fails on a vector too short.
+    WriteGrads(&'a mut Gradients<f64, Cpu>, &'a [f64]),
 }
 
-struct Writer<'a> {
-    src: &'a [f64],
+/// The one visitor of the flat vectors: does its [`Flat`] to every trainable tensor,
+/// counting the values it passes.
+struct FlatVisitor<'a> {
+    op: Flat<'a>,
     offset: usize,
 }
 
-impl TensorVisitor<f64, Cpu> for Writer<'_> {
+impl TensorVisitor<f64, Cpu> for FlatVisitor<'_> {
     type Viewer = ViewTensorMut;
     type Err = CpuError;
     type E2 = f64;
@@ -425,70 +399,41 @@ impl TensorVisitor<f64, Cpu> for Writer<'_> {
         opts: TensorOptions<S, f64, Cpu>,
         t: &mut Tensor<S, f64, Cpu>,
     ) -> Result<Option<Tensor<S, f64, Cpu>>, CpuError> {
-        if opts.do_gradient_update {
-            let n = t.shape().num_elements();
-            // A short vector leaves the rest as it is; `set_params` reports the length.
-            if let Some(values) = self.src.get(self.offset..self.offset + n) {
-                t.copy_from(values);
+        if !opts.do_gradient_update {
+            return Ok(None);
+        }
+        let n = t.shape().num_elements();
+        let range = self.offset..self.offset + n;
+        match &mut self.op {
+            Flat::ReadParams(out) => out.extend(t.as_vec()),
+            Flat::WriteParams(src) => {
+                if let Some(values) = src.get(range) {
+                    t.copy_from(values);
+                }
             }
-            self.offset += n;
-        }
-        Ok(None)
-    }
-}
-
-struct GradReader<'a> {
-    grads: &'a Gradients<f64, Cpu>,
-    out: Vec<f64>,
-}
-
-impl TensorVisitor<f64, Cpu> for GradReader<'_> {
-    type Viewer = ViewTensorRef;
-    type Err = CpuError;
-    type E2 = f64;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, f64, Cpu>,
-        t: &Tensor<S, f64, Cpu>,
-    ) -> Result<Option<Tensor<S, f64, Cpu>>, CpuError> {
-        if opts.do_gradient_update {
-            // Every parameter got a gradient entry from `alloc_grads`.
-            self.out.extend(self.grads.get(t).as_vec());
-        }
-        Ok(None)
-    }
-}
-
-struct GradWriter<'a> {
-    grads: &'a mut Gradients<f64, Cpu>,
-    src: &'a [f64],
-    offset: usize,
-}
-
-impl TensorVisitor<f64, Cpu> for GradWriter<'_> {
-    type Viewer = ViewTensorRef;
-    type Err = CpuError;
-    type E2 = f64;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, f64, Cpu>,
-        t: &Tensor<S, f64, Cpu>,
-    ) -> Result<Option<Tensor<S, f64, Cpu>>, CpuError> {
-        if opts.do_gradient_update {
-            let n = t.shape().num_elements();
-            let grad = self.grads.get_or_alloc_mut(t)?;
-            match self.src.get(self.offset..self.offset + n) {
-                Some(values) if grad.len() == n => grad.copy_from_slice(values),
-                _ => return Err(CpuError::WrongNumElements),
+            Flat::ReadGrads(grads, out) => out.extend(grads.get(t).as_vec()),
+            Flat::WriteGrads(grads, src) => {
+                let grad = grads.get_or_alloc_mut(t)?;
+                match src.get(range) {
+                    Some(values) if grad.len() == n => grad.copy_from_slice(values),
+                    _ => return Err(CpuError::WrongNumElements),
+                }
             }
-            self.offset += n;
         }
+        self.offset += n;
         Ok(None)
     }
+}
+
+/// Does `op` to every trainable tensor of `model`; returns the number of values passed (the
+/// network's parameter count).
+fn walk<M: TensorCollection<f64, Cpu>>(model: &mut M, op: Flat<'_>) -> Result<usize, CpuError> {
+    let mut visitor = FlatVisitor { op, offset: 0 };
+    M::iter_tensors(&mut RecursiveWalker {
+        m: model,
+        f: &mut visitor,
+    })?;
+    Ok(visitor.offset)
 }
 
 /// One run to make: an activation, a seed and the settings.

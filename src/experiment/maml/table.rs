@@ -11,8 +11,10 @@ use thiserror::Error;
 
 use super::meta::{run_maml, MamlResult, MamlSpec};
 use super::{MamlConfig, MamlError, Order, MNIST_MEAN, MNIST_STD};
+use crate::error::ActivationError;
 use crate::experiment::generate::Generated;
 use crate::experiment::grid::ElsaMode;
+use crate::experiment::record::{name_from_fields, name_to_fields};
 use crate::experiment::store::{Store, StoreError, StoreRecord};
 use crate::experiment::table::{Cell, Group, MISSING};
 use crate::mnist::MnistSplit;
@@ -92,13 +94,13 @@ impl MamlSettings {
     }
 }
 
-/// One finished run (one line of `results.jsonl`).
+/// One finished run (one line of `results.jsonl`). In the file the activation is two
+/// fields, the base name and the ELSA flag (`"activation":"swish","elsa":true`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "RawMamlRecord", try_from = "RawMamlRecord")]
 pub struct MamlRecord {
-    /// The base activation's name (`"swish"`), without the `elsa-` prefix.
-    pub activation: String,
-    /// Whether it was wrapped in ELSA.
-    pub elsa: bool,
+    /// The activation variant.
+    pub activation: ActivationName,
     /// Shots (K).
     pub shots: usize,
     /// The seed.
@@ -112,15 +114,71 @@ pub struct MamlRecord {
     /// Mean query accuracy (%) of each meta-step.
     pub step_accuracy: Vec<f64>,
     /// Mean query loss of each meta-step (`null` in the file where it is not finite).
-    #[serde(deserialize_with = "nan_from_null")]
     pub step_loss: Vec<f64>,
     /// Seconds of meta-training.
     pub train_seconds: f64,
     /// Seconds of the final test.
     pub test_seconds: f64,
     /// Each activation layer's parameters after meta-training (`null` where not finite).
-    #[serde(deserialize_with = "nested_nan_from_null")]
     pub activation_params: Vec<Vec<f64>>,
+}
+
+/// A [`MamlRecord`] as its line of the file has it (the field order is the file's).
+#[derive(Serialize, Deserialize)]
+struct RawMamlRecord {
+    activation: String,
+    elsa: bool,
+    shots: usize,
+    seed: u64,
+    test_accuracy: f64,
+    test_ci95: f64,
+    best_train_accuracy: f64,
+    step_accuracy: Vec<f64>,
+    #[serde(deserialize_with = "nan_from_null")]
+    step_loss: Vec<f64>,
+    train_seconds: f64,
+    test_seconds: f64,
+    #[serde(deserialize_with = "nested_nan_from_null")]
+    activation_params: Vec<Vec<f64>>,
+}
+
+impl From<MamlRecord> for RawMamlRecord {
+    fn from(r: MamlRecord) -> Self {
+        let (activation, elsa) = name_to_fields(r.activation);
+        Self {
+            activation,
+            elsa,
+            shots: r.shots,
+            seed: r.seed,
+            test_accuracy: r.test_accuracy,
+            test_ci95: r.test_ci95,
+            best_train_accuracy: r.best_train_accuracy,
+            step_accuracy: r.step_accuracy,
+            step_loss: r.step_loss,
+            train_seconds: r.train_seconds,
+            test_seconds: r.test_seconds,
+            activation_params: r.activation_params,
+        }
+    }
+}
+
+impl TryFrom<RawMamlRecord> for MamlRecord {
+    type Error = ActivationError;
+    fn try_from(r: RawMamlRecord) -> Result<Self, ActivationError> {
+        Ok(Self {
+            activation: name_from_fields(&r.activation, r.elsa)?,
+            shots: r.shots,
+            seed: r.seed,
+            test_accuracy: r.test_accuracy,
+            test_ci95: r.test_ci95,
+            best_train_accuracy: r.best_train_accuracy,
+            step_accuracy: r.step_accuracy,
+            step_loss: r.step_loss,
+            train_seconds: r.train_seconds,
+            test_seconds: r.test_seconds,
+            activation_params: r.activation_params,
+        })
+    }
 }
 
 fn nan_from_null<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
@@ -136,13 +194,13 @@ fn nested_nan_from_null<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>
         .collect())
 }
 
-/// A run's identity: (base activation, ELSA, shots, seed).
-pub type MamlKey = (String, bool, usize, u64);
+/// A run's identity: (activation, shots, seed).
+pub type MamlKey = (ActivationName, usize, u64);
 
 impl StoreRecord for MamlRecord {
     type Key = MamlKey;
     fn key(&self) -> MamlKey {
-        (self.activation.clone(), self.elsa, self.shots, self.seed)
+        (self.activation, self.shots, self.seed)
     }
 }
 
@@ -150,8 +208,7 @@ impl MamlRecord {
     /// The record of `spec`'s finished run.
     pub fn new(spec: &MamlSpec, result: MamlResult) -> Self {
         Self {
-            activation: spec.activation.base().as_str().to_string(),
-            elsa: spec.activation.is_elsa(),
+            activation: spec.activation,
             shots: spec.config.shots,
             seed: spec.seed,
             test_accuracy: result.test_accuracy,
@@ -205,16 +262,13 @@ impl MamlGrid {
 
     /// Whether a stored record belongs to this grid.
     pub fn contains(&self, record: &MamlRecord) -> bool {
-        let Ok(base) = record.activation.parse::<BaseActivation>() else {
-            return false;
-        };
         let elsa_ok = match self.elsa {
-            ElsaMode::Off => !record.elsa,
-            ElsaMode::On => record.elsa,
+            ElsaMode::Off => !record.activation.is_elsa(),
+            ElsaMode::On => record.activation.is_elsa(),
             ElsaMode::Both => true,
         };
         elsa_ok
-            && self.activations.contains(&base)
+            && self.activations.contains(&record.activation.base())
             && self.shots.contains(&record.shots)
             && record.seed < self.seeds
     }
@@ -259,14 +313,7 @@ pub fn generate_maml(
     let total = all.len();
     let mut todo: Vec<MamlSpec> = all
         .into_iter()
-        .filter(|(name, shots, seed)| {
-            !store.contains(&(
-                name.base().as_str().to_string(),
-                name.is_elsa(),
-                *shots,
-                *seed,
-            ))
-        })
+        .filter(|run| !store.contains(run))
         .map(|(activation, shots, seed)| MamlSpec {
             activation,
             seed,
@@ -352,13 +399,13 @@ fn run_specs(
     })
 }
 
-/// Per (activation, ELSA, shots): the cells over seeds.
+/// Per (activation, shots): the cells over seeds. In `summary.json` the activation is two
+/// fields, the base name and the ELSA flag.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(into = "RawMamlCell")]
 pub struct MamlCell {
-    /// Base activation.
-    pub activation: String,
-    /// ELSA-wrapped.
-    pub elsa: bool,
+    /// The activation variant.
+    pub activation: ActivationName,
     /// Shots.
     pub shots: usize,
     /// Seeds.
@@ -375,22 +422,48 @@ pub struct MamlCell {
     pub train_seconds: f64,
 }
 
+/// A [`MamlCell`] as `summary.json` has it.
+#[derive(Serialize)]
+struct RawMamlCell {
+    activation: &'static str,
+    elsa: bool,
+    shots: usize,
+    n: usize,
+    test_mean: f64,
+    test_sd: f64,
+    best_train_mean: f64,
+    best_train_sd: f64,
+    train_seconds: f64,
+}
+
+impl From<MamlCell> for RawMamlCell {
+    fn from(c: MamlCell) -> Self {
+        Self {
+            activation: c.activation.base().as_str(),
+            elsa: c.activation.is_elsa(),
+            shots: c.shots,
+            n: c.n,
+            test_mean: c.test_mean,
+            test_sd: c.test_sd,
+            best_train_mean: c.best_train_mean,
+            best_train_sd: c.best_train_sd,
+            train_seconds: c.train_seconds,
+        }
+    }
+}
+
 /// The cells of `records`, in the grid's order.
 pub fn cells(records: &[MamlRecord], grid: &MamlGrid) -> Vec<MamlCell> {
-    let mut groups: BTreeMap<(String, bool, usize), Vec<&MamlRecord>> = BTreeMap::new();
+    let mut groups: BTreeMap<(ActivationName, usize), Vec<&MamlRecord>> = BTreeMap::new();
     for r in records {
-        groups
-            .entry((r.activation.clone(), r.elsa, r.shots))
-            .or_default()
-            .push(r);
+        groups.entry((r.activation, r.shots)).or_default().push(r);
     }
     let mut out = Vec::new();
     for (name, shots, seed) in grid.runs() {
         if seed != 0 {
             continue;
         }
-        let key = (name.base().as_str().to_string(), name.is_elsa(), shots);
-        let Some(runs) = groups.get(&key) else {
+        let Some(runs) = groups.get(&(name, shots)) else {
             continue;
         };
         let test: Vec<f64> = runs.iter().map(|r| r.test_accuracy).collect();
@@ -399,8 +472,7 @@ pub fn cells(records: &[MamlRecord], grid: &MamlGrid) -> Vec<MamlCell> {
             continue;
         };
         out.push(MamlCell {
-            activation: key.0,
-            elsa: key.1,
+            activation: name,
             shots,
             n: t.n,
             test_mean: t.mean,
@@ -431,7 +503,9 @@ fn best<'a>(
     cells
         .iter()
         .filter(|c| {
-            c.shots == shots && c.elsa == elsa && groups.contains(&Group::of(&c.activation))
+            c.shots == shots
+                && c.activation.is_elsa() == elsa
+                && groups.contains(&Group::of(c.activation.base()))
         })
         .filter(|c| c.test_mean.is_finite())
         .fold(None, |acc: Option<&MamlCell>, c| match acc {
@@ -508,12 +582,10 @@ pub fn markdown(cells: &[MamlCell], grid: &MamlGrid, settings: &MamlSettings) ->
             let Ok(name) = ActivationName::new(base, elsa) else {
                 continue;
             };
-            let group = Group::of(base.as_str());
+            let group = Group::of(base);
             let mut row = format!("| {name} | {} |", group.type_label());
             for (&k, (fixed, learnable)) in grid.shots.iter().zip(&marks) {
-                let cell = cells
-                    .iter()
-                    .find(|c| c.activation == base.as_str() && c.elsa == elsa && c.shots == k);
+                let cell = cells.iter().find(|c| c.activation == name && c.shots == k);
                 match cell {
                     Some(c) => {
                         let mut t = text(c.test_mean, c.test_sd, c.n);
@@ -538,9 +610,11 @@ pub fn markdown(cells: &[MamlCell], grid: &MamlGrid, settings: &MamlSettings) ->
         }
         let _ = writeln!(s);
         for &k in &grid.shots {
-            let arelu = cells
-                .iter()
-                .find(|c| c.activation == "arelu" && !c.elsa && c.shots == k);
+            let arelu = cells.iter().find(|c| {
+                c.activation.base() == BaseActivation::Arelu
+                    && !c.activation.is_elsa()
+                    && c.shots == k
+            });
             let Some(a) = arelu.filter(|_| !elsa) else {
                 continue;
             };
@@ -574,8 +648,8 @@ pub fn csv(records: &[MamlRecord]) -> String {
         let _ = writeln!(
             s,
             "{},{},{},{},{},{},{},{},{},{}",
-            r.activation,
-            r.elsa,
+            r.activation.base().as_str(),
+            r.activation.is_elsa(),
             r.shots,
             r.seed,
             r.test_accuracy,
@@ -600,9 +674,12 @@ pub fn write_outputs(
     settings: &MamlSettings,
 ) -> std::io::Result<Vec<PathBuf>> {
     let mut sorted = records.to_vec();
-    sorted.sort_by(|a, b| {
-        (&a.activation, a.elsa, a.shots, a.seed).cmp(&(&b.activation, b.elsa, b.shots, b.seed))
-    });
+    // By base name (alphabetically), then ELSA, shots and seed.
+    let order = |r: &MamlRecord| {
+        let (base, elsa) = (r.activation.base().as_str(), r.activation.is_elsa());
+        (base, elsa, r.shots, r.seed)
+    };
+    sorted.sort_by(|a, b| order(a).cmp(&order(b)));
     let cells = cells(&sorted, grid);
     let summary = serde_json::json!({
         "settings": settings,
@@ -625,4 +702,59 @@ pub fn write_outputs(
         written.push(path);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::record::committed_lines;
+
+    #[test]
+    fn every_committed_record_reads_and_writes_back_byte_for_byte() {
+        let lines = committed_lines("results/table3-mnist-seed0/results.jsonl");
+        assert!(lines.len() >= 19, "{}", lines.len());
+        for line in &lines {
+            let record: MamlRecord = serde_json::from_str(line).unwrap();
+            assert_eq!(&serde_json::to_string(&record).unwrap(), line);
+        }
+    }
+
+    #[test]
+    fn a_record_keeps_its_activation_in_two_fields() {
+        let line = &committed_lines("results/table3-mnist-seed0/results.jsonl")[0];
+        let mut record: MamlRecord = serde_json::from_str(line).unwrap();
+        record.activation = "elsa-swish".parse().unwrap();
+        record.step_loss[0] = f64::NAN;
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(
+            text.starts_with("{\"activation\":\"swish\",\"elsa\":true,\"shots\":1,"),
+            "{text}"
+        );
+        let back: MamlRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.key(), record.key());
+        assert!(back.step_loss[0].is_nan());
+        for bad in [
+            "\"activation\":\"softmax\"",
+            "\"activation\":\"elsa-swish\"",
+        ] {
+            let bad = text.replacen("\"activation\":\"swish\"", bad, 1);
+            assert!(serde_json::from_str::<MamlRecord>(&bad).is_err(), "{bad}");
+        }
+        let cell = MamlCell {
+            activation: record.activation,
+            shots: 1,
+            n: 1,
+            test_mean: 50.0,
+            test_sd: 0.0,
+            best_train_mean: 60.0,
+            best_train_sd: 0.0,
+            train_seconds: 2.0,
+        };
+        assert_eq!(
+            serde_json::to_string(&cell).unwrap(),
+            "{\"activation\":\"swish\",\"elsa\":true,\"shots\":1,\"n\":1,\"test_mean\":50.0,\
+             \"test_sd\":0.0,\"best_train_mean\":60.0,\"best_train_sd\":0.0,\
+             \"train_seconds\":2.0}"
+        );
+    }
 }

@@ -29,24 +29,20 @@ use crate::experiment::grid::ElsaMode;
 use crate::experiment::store::{Store, StoreError, StoreRecord};
 use crate::name::{ActivationName, BaseActivation};
 
-/// The identity of a transfer run in a results file: `(activation, elsa, seed)`.
-pub type TransferKey = (String, bool, u64);
+/// The identity of a transfer run in a results file: `(activation, seed)`.
+pub type TransferKey = (ActivationName, u64);
 
 impl TransferSpec {
     /// This run's key.
     pub fn key(&self) -> TransferKey {
-        (
-            self.activation.base().as_str().to_string(),
-            self.activation.is_elsa(),
-            self.seed,
-        )
+        (self.activation, self.seed)
     }
 }
 
 impl StoreRecord for TransferRecord {
     type Key = TransferKey;
     fn key(&self) -> TransferKey {
-        (self.activation.clone(), self.elsa, self.seed)
+        (self.activation, self.seed)
     }
 }
 

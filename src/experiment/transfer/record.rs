@@ -3,26 +3,27 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::error::ActivationError;
+use crate::experiment::record::{name_from_fields, name_to_fields};
+use crate::name::ActivationName;
+
 /// One finished transfer run: every column of Table 2 for one activation variant and seed.
+/// In the file the activation is two fields, the base name and the ELSA flag
+/// (`"activation":"swish","elsa":true`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "RawTransferRecord", try_from = "RawTransferRecord")]
 pub struct TransferRecord {
-    /// The base activation's name (`"swish"`), without the `elsa-` prefix.
-    pub activation: String,
-    /// Whether the activation was wrapped in ELSA.
-    pub elsa: bool,
+    /// The activation variant.
+    pub activation: ActivationName,
     /// The seed.
     pub seed: u64,
     /// The pretrained model's accuracy on the source test set (MNIST), in percent.
-    #[serde(deserialize_with = "nan_from_null")]
     pub source_accuracy: f64,
     /// "No pretrain": target test accuracy of the model trained on the target alone.
-    #[serde(deserialize_with = "nan_from_null")]
     pub scratch_accuracy: f64,
     /// "No finetune": target test accuracy of the pretrained model.
-    #[serde(deserialize_with = "nan_from_null")]
     pub no_finetune_accuracy: f64,
     /// Target test accuracy after each fine-tuning epoch (`[epoch 1, epoch 2, ...]`).
-    #[serde(deserialize_with = "nans_from_nulls")]
     pub finetune_accuracy_per_epoch: Vec<f64>,
     /// Pretraining seconds; `None` when the pretrained model was reloaded from its file.
     pub pretrain_seconds: Option<f64>,
@@ -31,22 +32,79 @@ pub struct TransferRecord {
     /// Seconds of training on the target alone.
     pub scratch_seconds: f64,
     /// Each activation layer's parameters after pretraining (three layers). Non-finite
-    /// values are written as `null` (JSON has no NaN) and read back as NaN.
-    #[serde(deserialize_with = "nan_rows_from_nulls")]
+    /// values are written as `null` (JSON has no NaN) and read back as NaN (as every
+    /// accuracy above).
     pub pretrained_params: Vec<Vec<f64>>,
     /// The same after fine-tuning.
-    #[serde(deserialize_with = "nan_rows_from_nulls")]
     pub finetuned_params: Vec<Vec<f64>>,
+}
+
+/// A [`TransferRecord`] as its line of the file has it (the field order is the file's).
+#[derive(Serialize, Deserialize)]
+struct RawTransferRecord {
+    activation: String,
+    elsa: bool,
+    seed: u64,
+    #[serde(deserialize_with = "nan_from_null")]
+    source_accuracy: f64,
+    #[serde(deserialize_with = "nan_from_null")]
+    scratch_accuracy: f64,
+    #[serde(deserialize_with = "nan_from_null")]
+    no_finetune_accuracy: f64,
+    #[serde(deserialize_with = "nans_from_nulls")]
+    finetune_accuracy_per_epoch: Vec<f64>,
+    pretrain_seconds: Option<f64>,
+    finetune_seconds: f64,
+    scratch_seconds: f64,
+    #[serde(deserialize_with = "nan_rows_from_nulls")]
+    pretrained_params: Vec<Vec<f64>>,
+    #[serde(deserialize_with = "nan_rows_from_nulls")]
+    finetuned_params: Vec<Vec<f64>>,
+}
+
+impl From<TransferRecord> for RawTransferRecord {
+    fn from(r: TransferRecord) -> Self {
+        let (activation, elsa) = name_to_fields(r.activation);
+        Self {
+            activation,
+            elsa,
+            seed: r.seed,
+            source_accuracy: r.source_accuracy,
+            scratch_accuracy: r.scratch_accuracy,
+            no_finetune_accuracy: r.no_finetune_accuracy,
+            finetune_accuracy_per_epoch: r.finetune_accuracy_per_epoch,
+            pretrain_seconds: r.pretrain_seconds,
+            finetune_seconds: r.finetune_seconds,
+            scratch_seconds: r.scratch_seconds,
+            pretrained_params: r.pretrained_params,
+            finetuned_params: r.finetuned_params,
+        }
+    }
+}
+
+impl TryFrom<RawTransferRecord> for TransferRecord {
+    type Error = ActivationError;
+    fn try_from(r: RawTransferRecord) -> Result<Self, ActivationError> {
+        Ok(Self {
+            activation: name_from_fields(&r.activation, r.elsa)?,
+            seed: r.seed,
+            source_accuracy: r.source_accuracy,
+            scratch_accuracy: r.scratch_accuracy,
+            no_finetune_accuracy: r.no_finetune_accuracy,
+            finetune_accuracy_per_epoch: r.finetune_accuracy_per_epoch,
+            pretrain_seconds: r.pretrain_seconds,
+            finetune_seconds: r.finetune_seconds,
+            scratch_seconds: r.scratch_seconds,
+            pretrained_params: r.pretrained_params,
+            finetuned_params: r.finetuned_params,
+        })
+    }
 }
 
 impl TransferRecord {
     /// The variant's name as the tables write it (`"elsa-swish"`).
     pub fn variant(&self) -> String {
-        if self.elsa {
-            format!("{}{}", crate::name::ELSA_PREFIX, self.activation)
-        } else {
-            self.activation.clone()
-        }
+        self.activation.to_string()
     }
 
     /// Target test accuracy after `epochs` fine-tuning epochs, when they were run.
@@ -118,8 +176,7 @@ mod tests {
     #[test]
     fn nan_values_round_trip_through_json() {
         let record = TransferRecord {
-            activation: "relu".into(),
-            elsa: true,
+            activation: "elsa-relu".parse().unwrap(),
             seed: 2,
             source_accuracy: 97.5,
             scratch_accuracy: f64::NAN,
@@ -140,5 +197,23 @@ mod tests {
         assert_eq!(back.finetuned_after(3), None);
         assert_eq!(back.finetuned_after(0), None);
         assert_eq!(back.variant(), "elsa-relu");
+        assert!(line.starts_with("{\"activation\":\"relu\",\"elsa\":true,\"seed\":2,"));
+        assert!(serde_json::from_str::<TransferRecord>(&line.replacen(
+            "\"relu\"",
+            "\"elsa-relu\"",
+            1
+        ))
+        .is_err());
+    }
+
+    #[test]
+    fn every_committed_record_reads_and_writes_back_byte_for_byte() {
+        let lines =
+            crate::experiment::record::committed_lines("results/table2-mnist-colour/results.jsonl");
+        assert!(lines.len() >= 19, "{}", lines.len());
+        for line in &lines {
+            let record: TransferRecord = serde_json::from_str(line).unwrap();
+            assert_eq!(&serde_json::to_string(&record).unwrap(), line);
+        }
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::record::TransferRecord;
 use crate::experiment::table::{Cell, Group, MISSING};
-use crate::name::BaseActivation;
+use crate::name::{ActivationName, BaseActivation};
 
 /// One column of Table 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,14 +66,17 @@ pub fn columns(finetune: &[usize]) -> Vec<Column> {
 /// One row: a variant and its cells (mean ± std over seeds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    /// The variant's name (`"elsa-swish"`).
-    pub variant: String,
-    /// The base activation's name.
-    pub activation: String,
-    /// Wrapped in ELSA.
-    pub elsa: bool,
+    /// The activation variant.
+    pub activation: ActivationName,
     /// One cell per column; `None` without runs.
     pub cells: Vec<Option<Cell>>,
+}
+
+impl Row {
+    /// The variant's name (`"elsa-swish"`).
+    pub fn variant(&self) -> String {
+        self.activation.to_string()
+    }
 }
 
 /// Table 2's numbers.
@@ -85,28 +88,25 @@ pub struct Summary {
     pub rows: Vec<Row>,
 }
 
-fn paper_order(activation: &str) -> usize {
-    activation
-        .parse::<BaseActivation>()
-        .map_or(usize::MAX, |b| b as usize)
+/// The order of rows and of the CSV's lines: the plain variants first, each group in the
+/// paper's order.
+fn table_order(activation: ActivationName) -> (bool, BaseActivation) {
+    (activation.is_elsa(), activation.base())
 }
 
 impl Summary {
     /// Groups `records` by variant; the seeds of a variant are averaged.
     pub fn from_records(records: &[TransferRecord], finetune: &[usize]) -> Summary {
         let columns = columns(finetune);
-        let mut keys: Vec<(bool, usize, String)> = records
-            .iter()
-            .map(|r| (r.elsa, paper_order(&r.activation), r.activation.clone()))
-            .collect();
-        keys.sort();
-        keys.dedup();
-        let rows = keys
+        let mut variants: Vec<ActivationName> = records.iter().map(|r| r.activation).collect();
+        variants.sort_by_key(|&a| table_order(a));
+        variants.dedup();
+        let rows = variants
             .into_iter()
-            .map(|(elsa, _, activation)| {
+            .map(|activation| {
                 let mine: Vec<&TransferRecord> = records
                     .iter()
-                    .filter(|r| r.elsa == elsa && r.activation == activation)
+                    .filter(|r| r.activation == activation)
                     .collect();
                 let cells = columns
                     .iter()
@@ -115,19 +115,14 @@ impl Summary {
                         Cell::from_values(&values)
                     })
                     .collect();
-                Row {
-                    variant: mine[0].variant(),
-                    activation,
-                    elsa,
-                    cells,
-                }
+                Row { activation, cells }
             })
             .collect();
         Summary { columns, rows }
     }
 
     /// The best mean of column `c` and the variants reaching it (NaN means never win).
-    pub fn best(&self, c: usize) -> Option<(f64, Vec<String>)> {
+    pub fn best(&self, c: usize) -> Option<(f64, Vec<ActivationName>)> {
         let best = self
             .rows
             .iter()
@@ -140,15 +135,15 @@ impl Summary {
             .rows
             .iter()
             .filter(|r| r.cells[c].is_some_and(|cell| cell.mean == best))
-            .map(|r| r.variant.clone())
+            .map(|r| r.activation)
             .collect();
         Some((best, names))
     }
 
     /// The rank (1 = best) of `variant`'s mean in column `c` among the rows with a value:
     /// one more than the number of rows with a strictly higher mean.
-    pub fn rank(&self, variant: &str, c: usize) -> Option<usize> {
-        let mine = self.rows.iter().find(|r| r.variant == variant)?.cells[c]?.mean;
+    pub fn rank(&self, variant: ActivationName, c: usize) -> Option<usize> {
+        let mine = self.rows.iter().find(|r| r.activation == variant)?.cells[c]?.mean;
         Some(
             1 + self
                 .rows
@@ -188,18 +183,18 @@ pub fn table2_markdown(summary: &Summary, target: &str) -> String {
         let _ = write!(
             out,
             "| {} | {} |",
-            row.variant,
-            if row.elsa {
+            row.activation,
+            if row.activation.is_elsa() {
                 "ELSA"
             } else {
-                Group::of(&row.activation).type_label()
+                Group::of(row.activation.base()).type_label()
             }
         );
         for (c, cell) in row.cells.iter().enumerate() {
             let text = cell.map_or_else(|| MISSING.to_string(), |cell| cell.text());
             let is_best = best[c]
                 .as_ref()
-                .is_some_and(|(_, names)| names.contains(&row.variant));
+                .is_some_and(|(_, names)| names.contains(&row.activation));
             if is_best {
                 let _ = write!(out, " **{text}** |");
             } else {
@@ -224,12 +219,7 @@ pub fn table2_markdown(summary: &Summary, target: &str) -> String {
 /// is the longest fine-tuning of the records (missing values empty).
 pub fn results_csv(records: &[TransferRecord]) -> String {
     let mut sorted: Vec<&TransferRecord> = records.iter().collect();
-    sorted.sort_by(|a, b| {
-        a.elsa
-            .cmp(&b.elsa)
-            .then(paper_order(&a.activation).cmp(&paper_order(&b.activation)))
-            .then(a.seed.cmp(&b.seed))
-    });
+    sorted.sort_by_key(|r| (table_order(r.activation), r.seed));
     let epochs = records
         .iter()
         .map(|r| r.finetune_accuracy_per_epoch.len())
@@ -244,8 +234,8 @@ pub fn results_csv(records: &[TransferRecord]) -> String {
         let _ = write!(
             out,
             "{},{},{},{},{},{}",
-            r.activation,
-            r.elsa,
+            r.activation.base().as_str(),
+            r.activation.is_elsa(),
             r.seed,
             r.source_accuracy,
             r.scratch_accuracy,
@@ -293,7 +283,8 @@ pub fn summary_json(summary: &Summary, target: &str) -> Value {
         for (c, cell) in row.cells.iter().enumerate() {
             if let Some(cell) = cell {
                 cells.push(json!({
-                    "variant": row.variant, "activation": row.activation, "elsa": row.elsa,
+                    "variant": row.variant(), "activation": row.activation.base().as_str(),
+                    "elsa": row.activation.is_elsa(),
                     "column": summary.columns[c].key(), "mean": number(cell.mean),
                     "std": number(cell.std), "n": cell.n,
                 }));
@@ -313,11 +304,13 @@ pub fn summary_json(summary: &Summary, target: &str) -> Value {
             None => json!({ "column": summary.columns[c].key(), "mean": null, "variants": [] }),
         })
         .collect();
+    let arelu =
+        ActivationName::new(BaseActivation::Arelu, false).unwrap_or_else(|_| unreachable!());
     let ranks: Vec<Value> = (0..summary.columns.len())
         .map(|c| {
             let of = summary.rows.iter().filter(|r| r.cells[c].is_some()).count();
             json!({
-                "column": summary.columns[c].key(), "rank": summary.rank("arelu", c), "of": of,
+                "column": summary.columns[c].key(), "rank": summary.rank(arelu, c), "of": of,
             })
         })
         .collect();

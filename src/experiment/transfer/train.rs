@@ -314,8 +314,7 @@ pub fn run_typed<A: Activation>(
         |_, _| {},
     );
     Ok(TransferRecord {
-        activation: spec.activation.base().as_str().to_string(),
-        elsa: spec.activation.is_elsa(),
+        activation: spec.activation,
         seed: spec.seed,
         source_accuracy,
         scratch_accuracy: accuracy(&scratch, &dev, data.target_test),
