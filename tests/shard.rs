@@ -93,7 +93,7 @@ fn run_whole_and_sharded(whole: &Path, sharded: &Path) -> String {
 fn three_shards_merged_give_the_tables_of_the_whole_grid() {
     let (whole, sharded, merged) = (fresh_dir("whole"), fresh_dir("parts"), fresh_dir("merged"));
     let headline = run_whole_and_sharded(&whole, &sharded);
-    let done = merge(&grid(), &[sharded.clone()], &merged).unwrap();
+    let done = merge(&grid(), &[&sharded], &merged).unwrap();
     assert_eq!((done.total, done.skipped, done.ran), (6, 0, 0));
     for file in ["table1.md", "table4.md", "summary.json"] {
         assert_eq!(read(whole.join(file)), read(merged.join(file)), "{file}");
@@ -102,7 +102,7 @@ fn three_shards_merged_give_the_tables_of_the_whole_grid() {
     assert_eq!(done.headline, Some(headline));
     // The merged results file holds the six runs; merging again adds nothing and agrees.
     assert_eq!(read(merged.join("results.jsonl")).lines().count(), 1 + 6);
-    let again = merge(&grid(), &[sharded.clone()], &merged).unwrap();
+    let again = merge(&grid(), &[&sharded], &merged).unwrap();
     assert_eq!((again.total, again.skipped), (6, 6));
     assert_eq!(read(merged.join("results.jsonl")).lines().count(), 1 + 6);
 
@@ -155,7 +155,7 @@ fn merging_refuses_missing_duplicated_conflicting_and_mismatched_results() {
     );
     // The whole grid's file next to the shards: every run twice, same results apart from the
     // timing.
-    let both = merge(&grid(), &[sharded.clone(), whole.clone()], &out);
+    let both = merge(&grid(), &[&sharded, &whole], &out);
     assert!(
         matches!(both, Err(MergeError::Duplicate { .. })),
         "{both:?}"
@@ -195,14 +195,14 @@ fn merging_refuses_missing_duplicated_conflicting_and_mismatched_results() {
     // Another grid than the shards': a run it does not hold, or other epochs.
     let mut smaller = grid();
     smaller.activations.truncate(1);
-    let not_in = merge(&smaller, &[sharded.clone()], &out);
+    let not_in = merge(&smaller, &[&sharded], &out);
     assert!(
         matches!(not_in, Err(MergeError::NotInGrid { .. })),
         "{not_in:?}"
     );
     let mut longer = grid();
     longer.epochs = 2;
-    let epochs = merge(&longer, &[sharded.clone()], &out);
+    let epochs = merge(&longer, &[&sharded], &out);
     assert!(
         matches!(
             epochs,
@@ -217,14 +217,14 @@ fn merging_refuses_missing_duplicated_conflicting_and_mismatched_results() {
     // A directory without results.
     let empty = fresh_dir("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let none = merge(&grid(), &[empty.clone()], &out);
+    let none = merge(&grid(), &[&empty], &out);
     assert!(matches!(none, Err(MergeError::NoResults(_))), "{none:?}");
 
     // None of the refused merges wrote anything.
     assert!(!out.exists());
     // An output directory whose results file disagrees with the shards is refused too.
     copy_dir(&changed, &out);
-    let stale = merge(&grid(), &[sharded.clone()], &out);
+    let stale = merge(&grid(), &[&sharded], &out);
     assert!(
         matches!(stale, Err(MergeError::Conflict { .. })),
         "{stale:?}"

@@ -299,12 +299,12 @@ fn result_of(record: &RunRecord) -> String {
 ///
 /// # Errors
 /// See [`MergeError`]. Nothing is written unless every check passes.
-pub fn merge(grid: &Grid, dirs: &[PathBuf], out: &Path) -> Result<Generated, MergeError> {
+pub fn merge<P: AsRef<Path>>(grid: &Grid, dirs: &[P], out: &Path) -> Result<Generated, MergeError> {
     grid.validate()?;
     let grid = &grid.deduplicated();
     let mut files = Vec::new();
     for dir in dirs {
-        files.extend(results_files(dir)?);
+        files.extend(results_files(dir.as_ref())?);
     }
     let mut settings: Option<(Settings, PathBuf)> = None;
     let mut found: HashMap<RunKey, (RunRecord, PathBuf)> = HashMap::new();
