@@ -61,20 +61,26 @@ impl FigureRecord {
 
     /// The key of the run `spec` describes.
     pub fn key_of(spec: &RunSpec) -> FigureKey {
-        (
-            spec.activation,
-            spec.lr,
-            spec.seed,
-            spec.initial_alpha_beta
-                .map(|(a, b)| (a.to_bits(), b.to_bits())),
-        )
+        figure_key(spec.activation, spec.lr, spec.seed, spec.initial_alpha_beta)
     }
+}
+
+/// A figure run's key from its parts (the initial `(α, β)` as bits).
+fn figure_key(
+    activation: ActivationName,
+    lr: LearningRate,
+    seed: u64,
+    initial_alpha_beta: Option<(f64, f64)>,
+) -> FigureKey {
+    let init = initial_alpha_beta.map(|(a, b)| (a.to_bits(), b.to_bits()));
+    (activation, lr, seed, init)
 }
 
 impl StoreRecord for FigureRecord {
     type Key = FigureKey;
+    /// From the record's fields, without rebuilding its run (which copies every epoch).
     fn key(&self) -> FigureKey {
-        Self::key_of(&self.to_result().spec)
+        figure_key(self.activation, self.lr, self.seed, self.initial_alpha_beta)
     }
 }
 
