@@ -164,6 +164,38 @@ pub trait Activation: Clone + Debug + Default + Send + Sync + 'static {
         param_grads: &mut [F],
     ) -> F;
 
+    /// A bound `B` such that, for every finite `|x| ≤ B`, [`Activation::value_bulk`] and
+    /// [`Activation::backward_bulk`] return exactly (bit for bit) what
+    /// [`Activation::value`] and [`Activation::backward`] return. `None` (the default): there
+    /// is no separate bulk form.
+    ///
+    /// It serves activations whose general form pays on every element for inputs that are
+    /// rare (a change of formula far out, selects that give the limits at `±∞`): the fused
+    /// kernels check each chunk of elements and take the bulk forms when all of them lie
+    /// within `B`.
+    const BULK_BOUND: Option<f64> = None;
+
+    /// [`Activation::value`] for a finite `|x| ≤` [`Activation::BULK_BOUND`]; the default
+    /// calls it.
+    #[inline(always)]
+    fn value_bulk<F: Float>(&self, prepared: &Self::Prepared<F>, x: F, noise: F) -> F {
+        self.value(prepared, x, noise)
+    }
+
+    /// [`Activation::backward`] for a finite `|x| ≤` [`Activation::BULK_BOUND`]; the default
+    /// calls it.
+    #[inline(always)]
+    fn backward_bulk<F: Float>(
+        &self,
+        prepared: &Self::Prepared<F>,
+        x: F,
+        noise: F,
+        grad_out: F,
+        param_grads: &mut [F],
+    ) -> F {
+        self.backward(prepared, x, noise, grad_out, param_grads)
+    }
+
     /// The hyperparameters: every number besides the learnable parameters that defines the
     /// function (a LeakyReLU slope, RReLU bounds, Softplus's `β` and threshold). Empty for an
     /// activation without any (the default).

@@ -175,6 +175,7 @@ impl<A: Activation> Activation for Elsa<A> {
     /// The base's constants, the term's, and the limits of the sum at `+∞` and `−∞`.
     type Prepared<F: Float> = (A::Prepared<F>, ElsaTerm<F>, [F; 2]);
     const STOCHASTIC: bool = A::STOCHASTIC;
+    const BULK_BOUND: Option<f64> = A::BULK_BOUND;
 
     fn name(&self) -> String {
         format!("elsa-{}", self.base.name())
@@ -238,6 +239,27 @@ impl<A: Activation> Activation for Elsa<A> {
         } else {
             sum
         }
+    }
+    #[inline(always)]
+    fn value_bulk<F: Float>(&self, (base, term, _): &Self::Prepared<F>, x: F, noise: F) -> F {
+        // x is finite: the limits are not needed
+        self.base.value_bulk(base, x, noise) + term.value(x)
+    }
+    #[inline(always)]
+    fn backward_bulk<F: Float>(
+        &self,
+        (base, term, _): &Self::Prepared<F>,
+        x: F,
+        noise: F,
+        grad_out: F,
+        param_grads: &mut [F],
+    ) -> F {
+        let n = param_grads.len() - 2;
+        let (base_grads, elsa_grads) = param_grads.split_at_mut(n);
+        let (d_alpha, d_beta) = elsa_grads.split_at_mut(1);
+        self.base
+            .backward_bulk(base, x, noise, grad_out, base_grads)
+            + term.backward(x, grad_out, &mut d_alpha[0], &mut d_beta[0])
     }
     #[inline(always)]
     fn backward<F: Float>(

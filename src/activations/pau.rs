@@ -109,6 +109,8 @@ impl Pau {
     const TAIL: f64 = 1_048_576.0;
 
     /// `(z, tail, P̃(z), Q̃(|z|), powers of z, powers of |z|)`, the scaled polynomials.
+    /// With `tail_possible` false (the bulk form, `|x| ≤ TAIL`), the tail's selects are gone
+    /// at compile time and the arithmetic left is the same, operation for operation.
     ///
     /// For `|x| ≤ TAIL`, `z = x`, `P̃ = P` and `Q̃ = Q`. Beyond, where `x⁵` overflows `f32` at
     /// 5·10⁷ and `0·∞` or `∞/∞` would follow, `z = 1/x`:
@@ -121,8 +123,8 @@ impl Pau {
     /// compiler unrolls those, and the loop over the elements then becomes vector code
     /// (inclusive ranges, `1..=N`, stayed loops and kept it scalar).
     #[inline(always)]
-    fn terms<F: Float>(p: &PauPrepared<F>, x: F) -> Terms<F> {
-        let tail = x.abs() > cast(Self::TAIL);
+    fn terms<F: Float>(p: &PauPrepared<F>, x: F, tail_possible: bool) -> Terms<F> {
+        let tail = tail_possible && x.abs() > cast(Self::TAIL);
         let z = if tail { x.recip() } else { x };
         // per-element selects between the two coefficient sets (not an index, which would be
         // a gather)
@@ -163,6 +165,86 @@ impl Pau {
             z_pow,
             az_pow,
         }
+    }
+
+    /// [`Activation::value`], or with `tail_possible` false its bulk form.
+    #[inline(always)]
+    fn value_form<F: Float>(p: &PauPrepared<F>, x: F, tail_possible: bool) -> F {
+        let terms = Self::terms(p, x, tail_possible);
+        let ratio = terms.numerator / terms.denominator;
+        let finite = if terms.tail { x * ratio } else { ratio };
+        if !tail_possible {
+            return finite;
+        }
+        // selects, so that the loop over the elements stays vector code
+        let infinite = if x > F::zero() {
+            p.limits[0]
+        } else {
+            p.limits[1]
+        };
+        if x.is_infinite() {
+            infinite
+        } else {
+            finite
+        }
+    }
+
+    /// [`Activation::backward`], or with `tail_possible` false its bulk form.
+    #[inline(always)]
+    fn backward_form<F: Float>(
+        p: &PauPrepared<F>,
+        x: F,
+        grad_out: F,
+        param_grads: &mut [F],
+        tail_possible: bool,
+    ) -> F {
+        let Terms {
+            z,
+            tail,
+            numerator,
+            denominator,
+            p_coefficients,
+            q_coefficients,
+            z_pow,
+            az_pow,
+        } = Self::terms(p, x, tail_possible);
+        let inv_q = denominator.recip();
+        // P̃ / Q̃²
+        let y_over_q = numerator * inv_q * inv_q;
+        // ∂y/∂aⱼ = xʲ/Q, which is t⁴⁻ʲ/Q̃ (j ≤ 4) and x/Q̃ (j = 5) in the tail, t = z = 1/x.
+        for (j, grad) in param_grads[..M + 1].iter_mut().enumerate() {
+            let tail_power = if j == M { x } else { z_pow[M - 1 - j] };
+            let power = if tail { tail_power } else { z_pow[j] };
+            *grad = *grad + grad_out * power * inv_q;
+        }
+        let mut d_numerator = F::zero();
+        for j in 1..M + 1 {
+            d_numerator = d_numerator + cast::<F>(j as f64) * p_coefficients[j] * z_pow[j - 1];
+        }
+        // ∂y/∂bₖ = −sgn(bₖ)·P·|x|ᵏ/Q², which is −sgn(bₖ)·(P̃/Q̃²)·x·|t|⁴⁻ᵏ in the tail:
+        // x·|t|⁴⁻ᵏ is x, sgn(x), t and t·|t| for k = 4, 3, 2, 1 (N = 4).
+        let x_sign = sign(x);
+        let mut d_denominator = F::zero();
+        for k in 1..N + 1 {
+            d_denominator = d_denominator + cast::<F>(k as f64) * q_coefficients[k] * az_pow[k - 1];
+            let tail_power = match k {
+                N => x,
+                3 => x_sign,
+                2 => z,
+                _ => z * az_pow[1],
+            };
+            let power = if tail { tail_power } else { az_pow[k] };
+            param_grads[M + k] = param_grads[M + k] - grad_out * y_over_q * p.b_sign[k - 1] * power;
+        }
+        d_denominator = d_denominator * sign(z);
+        // d(P̃/Q̃)/dz; in the tail y = x·R(t) with R = P̃/Q̃, so dy/dx = R − t·R'(t).
+        let d_ratio = d_numerator * inv_q - y_over_q * d_denominator;
+        let dx = if tail {
+            numerator * inv_q - z * d_ratio
+        } else {
+            d_ratio
+        };
+        grad_out * dx
     }
 }
 
@@ -234,22 +316,16 @@ impl Activation for Pau {
         ];
         prepared
     }
+    /// Beyond [`Pau::TAIL`] the general form changes to `z = 1/x`.
+    const BULK_BOUND: Option<f64> = Some(Self::TAIL);
+
     #[inline(always)]
     fn value<F: Float>(&self, p: &PauPrepared<F>, x: F, _noise: F) -> F {
-        let terms = Self::terms(p, x);
-        let ratio = terms.numerator / terms.denominator;
-        let finite = if terms.tail { x * ratio } else { ratio };
-        // selects, so that the loop over the elements stays vector code
-        let infinite = if x > F::zero() {
-            p.limits[0]
-        } else {
-            p.limits[1]
-        };
-        if x.is_infinite() {
-            infinite
-        } else {
-            finite
-        }
+        Self::value_form(p, x, true)
+    }
+    #[inline(always)]
+    fn value_bulk<F: Float>(&self, p: &PauPrepared<F>, x: F, _noise: F) -> F {
+        Self::value_form(p, x, false)
     }
     #[inline(always)]
     fn backward<F: Float>(
@@ -260,52 +336,74 @@ impl Activation for Pau {
         grad_out: F,
         param_grads: &mut [F],
     ) -> F {
-        let Terms {
-            z,
-            tail,
-            numerator,
-            denominator,
-            p_coefficients,
-            q_coefficients,
-            z_pow,
-            az_pow,
-        } = Self::terms(p, x);
-        let inv_q = denominator.recip();
-        // P̃ / Q̃²
-        let y_over_q = numerator * inv_q * inv_q;
-        // ∂y/∂aⱼ = xʲ/Q, which is t⁴⁻ʲ/Q̃ (j ≤ 4) and x/Q̃ (j = 5) in the tail, t = z = 1/x.
-        for (j, grad) in param_grads[..M + 1].iter_mut().enumerate() {
-            let tail_power = if j == M { x } else { z_pow[M - 1 - j] };
-            let power = if tail { tail_power } else { z_pow[j] };
-            *grad = *grad + grad_out * power * inv_q;
+        Self::backward_form(p, x, grad_out, param_grads, true)
+    }
+    #[inline(always)]
+    fn backward_bulk<F: Float>(
+        &self,
+        p: &PauPrepared<F>,
+        x: F,
+        _noise: F,
+        grad_out: F,
+        param_grads: &mut [F],
+    ) -> F {
+        Self::backward_form(p, x, grad_out, param_grads, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inputs from 0 to the bulk bound on a log scale, both signs, plus the bound itself.
+    fn inputs<F: Float>() -> Vec<F> {
+        let bound = Pau::BULK_BOUND.unwrap();
+        let mut x = vec![F::zero(), -F::zero(), cast(bound), cast(-bound)];
+        for i in 0..4000 {
+            let magnitude = 10f64.powf(-40.0 + 46.0 * i as f64 / 4000.0).min(bound);
+            x.push(cast(magnitude));
+            x.push(cast(-magnitude));
         }
-        let mut d_numerator = F::zero();
-        for j in 1..M + 1 {
-            d_numerator = d_numerator + cast::<F>(j as f64) * p_coefficients[j] * z_pow[j - 1];
+        x
+    }
+
+    fn bulk_equals_general<F: Float>(pau: Pau) {
+        let params = pau.params_as::<F>();
+        let prepared = pau.prepare(&params);
+        let half = cast::<F>(0.5);
+        for x in inputs::<F>() {
+            let (general, bulk) = (
+                pau.value(&prepared, x, half),
+                pau.value_bulk(&prepared, x, half),
+            );
+            assert_eq!(
+                general.to_f64().map(f64::to_bits),
+                bulk.to_f64().map(f64::to_bits),
+                "{x:?}"
+            );
+            let mut general_grads = vec![F::zero(); params.len()];
+            let mut bulk_grads = general_grads.clone();
+            let g = pau.backward(&prepared, x, half, F::one(), &mut general_grads);
+            let b = pau.backward_bulk(&prepared, x, half, F::one(), &mut bulk_grads);
+            let bits =
+                |v: &[F]| -> Vec<u64> { v.iter().map(|t| t.to_f64().unwrap().to_bits()).collect() };
+            assert_eq!(bits(&[g]), bits(&[b]), "dy/dx at {x:?}");
+            assert_eq!(
+                bits(&general_grads),
+                bits(&bulk_grads),
+                "parameter gradients at {x:?}"
+            );
         }
-        // ∂y/∂bₖ = −sgn(bₖ)·P·|x|ᵏ/Q², which is −sgn(bₖ)·(P̃/Q̃²)·x·|t|⁴⁻ᵏ in the tail:
-        // x·|t|⁴⁻ᵏ is x, sgn(x), t and t·|t| for k = 4, 3, 2, 1 (N = 4).
-        let x_sign = sign(x);
-        let mut d_denominator = F::zero();
-        for k in 1..N + 1 {
-            d_denominator = d_denominator + cast::<F>(k as f64) * q_coefficients[k] * az_pow[k - 1];
-            let tail_power = match k {
-                N => x,
-                3 => x_sign,
-                2 => z,
-                _ => z * az_pow[1],
-            };
-            let power = if tail { tail_power } else { az_pow[k] };
-            param_grads[M + k] = param_grads[M + k] - grad_out * y_over_q * p.b_sign[k - 1] * power;
+    }
+
+    #[test]
+    fn the_bulk_form_is_the_general_one_bit_for_bit_within_its_bound() {
+        let mut other = Pau::default();
+        other.numerator = [0.1, -0.7, 0.3, 1.5, -0.2, 0.05];
+        other.denominator = [-0.5, 0.0, 2.0, -0.01];
+        for pau in [Pau::default(), other] {
+            bulk_equals_general::<f32>(pau);
+            bulk_equals_general::<f64>(pau);
         }
-        d_denominator = d_denominator * sign(z);
-        // d(P̃/Q̃)/dz; in the tail y = x·R(t) with R = P̃/Q̃, so dy/dx = R − t·R'(t).
-        let d_ratio = d_numerator * inv_q - y_over_q * d_denominator;
-        let dx = if tail {
-            numerator * inv_q - z * d_ratio
-        } else {
-            d_ratio
-        };
-        grad_out * dx
     }
 }

@@ -57,6 +57,23 @@ fn uses_noise<A: Activation>(noise: Noise) -> bool {
     A::STOCHASTIC && noise != Noise::Eval
 }
 
+/// Whether the bulk forms apply to all of `x`: the activation has them
+/// ([`Activation::BULK_BOUND`]) and every element lies within the bound (a NaN does not).
+/// The kernels ask it of each block of [`BLOCK`] elements.
+#[inline(always)]
+fn in_bulk<A: Activation, F: Float>(x: &[F]) -> bool {
+    let Some(bound) = A::BULK_BOUND else {
+        return false;
+    };
+    let bound = cast::<F>(bound);
+    // an `|=` over every element rather than an early exit: a loop the compiler vectorises
+    let mut outside = false;
+    for &v in x {
+        outside |= !(v.abs() <= bound);
+    }
+    !outside
+}
+
 /// `out[i] = f(x[i])` for every element, with parameter values `params`.
 ///
 /// `out` and `x` must have the same length (checked: the shorter one bounds the loop).
@@ -74,14 +91,33 @@ pub fn forward<A: Activation, F: Float>(
             || {
                 // Local copies, so the compiler knows the stores to `out` leave them alone.
                 let (activation, prepared) = (activation.clone(), prepared.clone());
-                if uses_noise::<A>(noise) {
-                    for (i, (y, &xi)) in out.iter_mut().zip(x).enumerate() {
-                        *y = activation.value(&prepared, xi, noise.at(offset + i));
-                    }
-                } else {
-                    let half = cast::<F>(EVAL_NOISE);
-                    for (y, &xi) in out.iter_mut().zip(x) {
-                        *y = activation.value(&prepared, xi, half);
+                // one loop per form and noise source, each without a branch inside
+                macro_rules! sweep {
+                    ($value:ident, $first:expr, $x:expr, $out:expr) => {
+                        if uses_noise::<A>(noise) {
+                            for (i, (y, &xi)) in $out.iter_mut().zip($x).enumerate() {
+                                *y = activation.$value(&prepared, xi, noise.at($first + i));
+                            }
+                        } else {
+                            let half = cast::<F>(EVAL_NOISE);
+                            for (y, &xi) in $out.iter_mut().zip($x) {
+                                *y = activation.$value(&prepared, xi, half);
+                            }
+                        }
+                    };
+                }
+                // a constant test: no bulk loop is compiled for activations without one
+                if A::BULK_BOUND.is_none() {
+                    sweep!(value, offset, x, out);
+                    return;
+                }
+                // block by block, each checked while it is in L1
+                for (b, (xb, ob)) in x.chunks(BLOCK).zip(out.chunks_mut(BLOCK)).enumerate() {
+                    let first = offset + b * BLOCK;
+                    if in_bulk::<A, F>(xb) {
+                        sweep!(value_bulk, first, xb, ob);
+                    } else {
+                        sweep!(value, first, xb, ob);
                     }
                 }
             },
@@ -201,11 +237,12 @@ impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
             .zip(dx.chunks_mut(BLOCK));
         for (b, ((xb, gb), db)) in blocks.enumerate() {
             let first = self.offset + b * BLOCK;
+            let bulk = in_bulk::<A, F>(xb);
             if uses_noise::<A>(self.noise) {
-                self.stage(xb, gb, db, &mut staged, |i| self.noise.at(first + i));
+                self.stage(xb, gb, db, &mut staged, bulk, |i| self.noise.at(first + i));
             } else {
                 let half = cast::<F>(EVAL_NOISE);
-                self.stage(xb, gb, db, &mut staged, |_| half);
+                self.stage(xb, gb, db, &mut staged, bulk, |_| half);
             }
             for (sums, staged) in sums.iter_mut().zip(&staged) {
                 let rows = staged[..xb.len()].chunks_exact(SUM_LANES);
@@ -231,6 +268,7 @@ impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
         dy: &[F],
         dx: &mut [F],
         staged: &mut [[F; BLOCK]; NP],
+        bulk: bool,
         noise_at: impl Fn(usize) -> F,
     ) {
         // Local copies: the compiler then knows that the stores to `dx` and `staged` cannot
@@ -242,13 +280,24 @@ impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
         // scalar loop; `benches/activation_kernels.rs` times the pass).
         let n = x.len().min(dy.len()).min(dx.len()).min(BLOCK);
         let (x, dy, dx) = (&x[..n], &dy[..n], &mut dx[..n]);
-        for i in 0..n {
-            let mut grads = [F::zero(); NP];
-            let g = activation.backward(&prepared, x[i], noise_at(i), dy[i], &mut grads);
-            dx[i] = dx[i] + g;
-            for (row, &grad) in staged.iter_mut().zip(&grads) {
-                row[i] = grad;
-            }
+        // one loop per form, each without a branch inside
+        macro_rules! sweep {
+            ($backward:ident) => {
+                for i in 0..n {
+                    let mut grads = [F::zero(); NP];
+                    let g = activation.$backward(&prepared, x[i], noise_at(i), dy[i], &mut grads);
+                    dx[i] = dx[i] + g;
+                    for (row, &grad) in staged.iter_mut().zip(&grads) {
+                        row[i] = grad;
+                    }
+                }
+            };
+        }
+        // the first test is a constant: no bulk loop is compiled for the others
+        if A::BULK_BOUND.is_some() && bulk {
+            sweep!(backward_bulk)
+        } else {
+            sweep!(backward)
         }
     }
 
@@ -282,13 +331,18 @@ mod tests {
 
     fn check_against_elementwise<A: Activation>(act: A, noise: Noise) {
         // Large enough to take the parallel path with a ragged last chunk.
-        let x = data(3 * CHUNK + 17);
+        check_on(act, noise, &data(3 * CHUNK + 17));
+    }
+
+    /// The fused passes over `x` equal [`Activation::value`] and [`Activation::backward`]
+    /// (the general forms) element by element, bit for bit.
+    fn check_on<A: Activation>(act: A, noise: Noise, x: &[f64]) {
         let dy: Vec<f64> = x.iter().map(|v| 0.5 - v / 8.0).collect();
         let params = act.params();
         let mut out = vec![0.0; x.len()];
-        forward(&act, &params, noise, &x, &mut out);
+        forward(&act, &params, noise, x, &mut out);
         let mut dx = vec![1.0; x.len()]; // gradients accumulate onto what is there
-        let sums = backward(&act, &params, noise, &x, &dy, &mut dx);
+        let sums = backward(&act, &params, noise, x, &dy, &mut dx);
         let prepared = act.prepare(&params);
         let mut expected_sums = vec![0.0; params.len()];
         for i in 0..x.len() {
@@ -312,6 +366,36 @@ mod tests {
         // More parameters than the fixed-count path takes: the general loop.
         check_against_elementwise(Apl::<9>::default(), Noise::Eval);
         check_against_elementwise(Elsa::<Apl<8>>::default(), Noise::Train { seed: 3 });
+    }
+
+    #[test]
+    fn a_chunk_with_inputs_beyond_the_bulk_bound_takes_the_general_form() {
+        let bound = Pau::BULK_BOUND.unwrap();
+        let mut x = data(3 * CHUNK + 17);
+        // two blocks of chunk 1 get inputs beyond PAU's bound; chunks 0 and 2 hold inputs on
+        // it, which the bulk form takes
+        for (k, v) in [1e30, -3e9, 2e6, bound + 1.0].into_iter().enumerate() {
+            x[CHUNK + 100 * k] = v;
+        }
+        x[0] = bound;
+        x[2 * CHUNK + 5] = -bound;
+        assert!(in_bulk::<Pau, f64>(&x[..CHUNK]));
+        assert!(!in_bulk::<Pau, f64>(&x[CHUNK..2 * CHUNK]));
+        assert!(in_bulk::<Pau, f64>(&x[2 * CHUNK..]));
+        check_on(Pau::default(), Noise::Eval, &x);
+        check_on(Elsa::<Pau>::default(), Noise::Eval, &x);
+    }
+
+    #[test]
+    fn the_bulk_check_refuses_nan_infinities_and_activations_without_a_bulk_form() {
+        for v in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 2e6] {
+            assert!(!in_bulk::<Pau, f32>(&[0.5, v, -0.5]), "{v}");
+            assert!(!in_bulk::<Elsa<Pau>, f32>(&[v]), "{v}");
+        }
+        assert!(in_bulk::<Pau, f32>(&[0.5, -1e6, 0.0, -0.0]));
+        assert!(in_bulk::<Pau, f32>(&[]));
+        assert!(!in_bulk::<Arelu, f32>(&[0.5]));
+        assert!(!in_bulk::<Elsa<Swish>, f32>(&[0.5]));
     }
 
     #[test]
