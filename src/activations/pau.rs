@@ -398,9 +398,10 @@ mod tests {
 
     #[test]
     fn the_bulk_form_is_the_general_one_bit_for_bit_within_its_bound() {
-        let mut other = Pau::default();
-        other.numerator = [0.1, -0.7, 0.3, 1.5, -0.2, 0.05];
-        other.denominator = [-0.5, 0.0, 2.0, -0.01];
+        let other = Pau {
+            numerator: [0.1, -0.7, 0.3, 1.5, -0.2, 0.05],
+            denominator: [-0.5, 0.0, 2.0, -0.01],
+        };
         for pau in [Pau::default(), other] {
             bulk_equals_general::<f32>(pau);
             bulk_equals_general::<f64>(pau);

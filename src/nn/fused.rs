@@ -66,12 +66,13 @@ fn in_bulk<A: Activation, F: Float>(x: &[F]) -> bool {
         return false;
     };
     let bound = cast::<F>(bound);
-    // an `|=` over every element rather than an early exit: a loop the compiler vectorises
-    let mut outside = false;
+    // an `&=` over every element rather than an early exit: a loop the compiler vectorises
+    // (`NaN <= bound` is false)
+    let mut inside = true;
     for &v in x {
-        outside |= !(v.abs() <= bound);
+        inside &= v.abs() <= bound;
     }
-    !outside
+    inside
 }
 
 /// `out[i] = f(x[i])` for every element, with parameter values `params`.
