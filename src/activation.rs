@@ -171,8 +171,9 @@ pub trait Activation: Clone + Debug + Default + Send + Sync + 'static {
     ///
     /// It serves activations whose general form pays on every element for inputs that are
     /// rare (a change of formula far out, selects that give the limits at `±∞`): the fused
-    /// kernels check each chunk of elements and take the bulk forms when all of them lie
-    /// within `B`.
+    /// kernels check each block of 256 elements and take the bulk forms when all of them lie
+    /// within `B`. They compare with `B` cast to the element type, so `B` must be exact in
+    /// `f32` (a power of two, say).
     const BULK_BOUND: Option<f64> = None;
 
     /// [`Activation::value`] for a finite `|x| ≤` [`Activation::BULK_BOUND`]; the default

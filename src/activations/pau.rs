@@ -355,26 +355,36 @@ impl Activation for Pau {
 mod tests {
     use super::*;
 
-    /// Inputs from 0 to the bulk bound on a log scale, both signs, plus the bound itself.
+    /// Inputs from 0 to the bulk bound on a log scale (up to 2²⁰ itself), both signs, plus the
+    /// bound and the number just below it in `F`.
     fn inputs<F: Float>() -> Vec<F> {
         let bound = Pau::BULK_BOUND.unwrap();
-        let mut x = vec![F::zero(), -F::zero(), cast(bound), cast(-bound)];
-        for i in 0..4000 {
-            let magnitude = 10f64.powf(-40.0 + 46.0 * i as f64 / 4000.0).min(bound);
-            x.push(cast(magnitude));
-            x.push(cast(-magnitude));
+        let below = cast::<F>(bound) - cast::<F>(bound) * F::epsilon() / cast(2.0);
+        assert!(below < cast(bound));
+        let mut x = vec![
+            F::zero(),
+            -F::zero(),
+            cast(bound),
+            cast(-bound),
+            below,
+            -below,
+        ];
+        for i in 0..=4000 {
+            let magnitude = 10f64.powf(-40.0 + (40.0 + bound.log10()) * i as f64 / 4000.0);
+            x.push(cast(magnitude.min(bound)));
+            x.push(cast(-magnitude.min(bound)));
         }
         x
     }
 
-    fn bulk_equals_general<F: Float>(pau: Pau) {
-        let params = pau.params_as::<F>();
-        let prepared = pau.prepare(&params);
+    fn bulk_equals_general<A: Activation, F: Float>(act: A) {
+        let params = act.params_as::<F>();
+        let prepared = act.prepare(&params);
         let half = cast::<F>(0.5);
         for x in inputs::<F>() {
             let (general, bulk) = (
-                pau.value(&prepared, x, half),
-                pau.value_bulk(&prepared, x, half),
+                act.value(&prepared, x, half),
+                act.value_bulk(&prepared, x, half),
             );
             assert_eq!(
                 general.to_f64().map(f64::to_bits),
@@ -383,8 +393,8 @@ mod tests {
             );
             let mut general_grads = vec![F::zero(); params.len()];
             let mut bulk_grads = general_grads.clone();
-            let g = pau.backward(&prepared, x, half, F::one(), &mut general_grads);
-            let b = pau.backward_bulk(&prepared, x, half, F::one(), &mut bulk_grads);
+            let g = act.backward(&prepared, x, half, F::one(), &mut general_grads);
+            let b = act.backward_bulk(&prepared, x, half, F::one(), &mut bulk_grads);
             let bits =
                 |v: &[F]| -> Vec<u64> { v.iter().map(|t| t.to_f64().unwrap().to_bits()).collect() };
             assert_eq!(bits(&[g]), bits(&[b]), "dy/dx at {x:?}");
@@ -403,8 +413,11 @@ mod tests {
             denominator: [-0.5, 0.0, 2.0, -0.01],
         };
         for pau in [Pau::default(), other] {
-            bulk_equals_general::<f32>(pau);
-            bulk_equals_general::<f64>(pau);
+            bulk_equals_general::<_, f32>(pau);
+            bulk_equals_general::<_, f64>(pau);
+            let elsa = crate::Elsa::new(pau);
+            bulk_equals_general::<_, f32>(elsa);
+            bulk_equals_general::<_, f64>(elsa);
         }
     }
 }
