@@ -316,7 +316,7 @@ impl Activation for Pau {
         ];
         prepared
     }
-    /// Beyond [`Pau::TAIL`] the general form changes to `z = 1/x`.
+    /// 2²⁰: beyond it the general form changes to `z = 1/x`.
     const BULK_BOUND: Option<f64> = Some(Self::TAIL);
 
     #[inline(always)]

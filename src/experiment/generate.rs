@@ -67,7 +67,7 @@ pub struct Generated {
     /// The side file an incomplete last line of the results file was moved into.
     pub recovered: Option<PathBuf>,
     /// One line on the paper's claims over the runs done (see
-    /// [`headline`](super::output::headline)); `None` for a shard.
+    /// [`headline`]); `None` for a shard.
     pub headline: Option<String>,
 }
 
