@@ -711,7 +711,7 @@ mod tests {
 
     #[test]
     fn every_committed_record_reads_and_writes_back_byte_for_byte() {
-        let Some(lines) = committed_lines("results/table3-mnist-seed0/results.jsonl") else {
+        let Some(lines) = committed_lines("results/table3-full/results.jsonl") else {
             return;
         };
         assert!(lines.len() >= 19, "{}", lines.len());
@@ -723,7 +723,7 @@ mod tests {
 
     #[test]
     fn a_record_keeps_its_activation_in_two_fields() {
-        let Some(lines) = committed_lines("results/table3-mnist-seed0/results.jsonl") else {
+        let Some(lines) = committed_lines("results/table3-full/results.jsonl") else {
             return;
         };
         let line = &lines[0];
