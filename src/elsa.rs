@@ -254,12 +254,10 @@ impl<A: Activation> Activation for Elsa<A> {
         grad_out: F,
         param_grads: &mut [F],
     ) -> F {
-        let n = param_grads.len() - 2;
-        let (base_grads, elsa_grads) = param_grads.split_at_mut(n);
-        let (d_alpha, d_beta) = elsa_grads.split_at_mut(1);
-        self.base
-            .backward_bulk(base, x, noise, grad_out, base_grads)
-            + term.backward(x, grad_out, &mut d_alpha[0], &mut d_beta[0])
+        split_backward(term, x, grad_out, param_grads, |base_grads| {
+            self.base
+                .backward_bulk(base, x, noise, grad_out, base_grads)
+        })
     }
     #[inline(always)]
     fn backward<F: Float>(
@@ -270,10 +268,25 @@ impl<A: Activation> Activation for Elsa<A> {
         grad_out: F,
         param_grads: &mut [F],
     ) -> F {
-        let n = param_grads.len() - 2;
-        let (base_grads, elsa_grads) = param_grads.split_at_mut(n);
-        let (d_alpha, d_beta) = elsa_grads.split_at_mut(1);
-        self.base.backward(base, x, noise, grad_out, base_grads)
-            + term.backward(x, grad_out, &mut d_alpha[0], &mut d_beta[0])
+        split_backward(term, x, grad_out, param_grads, |base_grads| {
+            self.base.backward(base, x, noise, grad_out, base_grads)
+        })
     }
+}
+
+/// `Elsa<A>`'s backward pass around `base_backward` (the base's general or bulk form, given
+/// the base's share of `param_grads`): the base's part first, then the term's, which adds
+/// to the last two gradients (α, β).
+#[inline(always)]
+fn split_backward<F: Float>(
+    term: &ElsaTerm<F>,
+    x: F,
+    grad_out: F,
+    param_grads: &mut [F],
+    base_backward: impl FnOnce(&mut [F]) -> F,
+) -> F {
+    let n = param_grads.len() - 2;
+    let (base_grads, elsa_grads) = param_grads.split_at_mut(n);
+    let (d_alpha, d_beta) = elsa_grads.split_at_mut(1);
+    base_backward(base_grads) + term.backward(x, grad_out, &mut d_alpha[0], &mut d_beta[0])
 }

@@ -270,6 +270,8 @@ struct Terms<F> {
 
 impl Activation for Pau {
     type Prepared<F: Float> = PauPrepared<F>;
+    /// 2²⁰: beyond it the general form changes to `z = 1/x`.
+    const BULK_BOUND: Option<f64> = Some(Self::TAIL);
 
     fn name(&self) -> String {
         "pau".into()
@@ -316,9 +318,6 @@ impl Activation for Pau {
         ];
         prepared
     }
-    /// 2²⁰: beyond it the general form changes to `z = 1/x`.
-    const BULK_BOUND: Option<f64> = Some(Self::TAIL);
-
     #[inline(always)]
     fn value<F: Float>(&self, p: &PauPrepared<F>, x: F, _noise: F) -> F {
         Self::value_form(p, x, true)

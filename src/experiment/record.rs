@@ -203,12 +203,9 @@ fn nan_from_null<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Er
 /// absent (the packaged crate leaves `results/` out).
 #[cfg(test)]
 pub(crate) fn committed_lines(path: &str) -> Option<Vec<String>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-    if !path.exists()
-        && !std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(".git")
-            .exists()
-    {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join(path);
+    if !path.exists() && !root.join(".git").exists() {
         eprintln!(
             "skipped: {} is not here (not a repository checkout)",
             path.display()

@@ -238,12 +238,11 @@ impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
             .zip(dx.chunks_mut(BLOCK));
         for (b, ((xb, gb), db)) in blocks.enumerate() {
             let first = self.offset + b * BLOCK;
-            let bulk = in_bulk::<A, F>(xb);
             if uses_noise::<A>(self.noise) {
-                self.stage(xb, gb, db, &mut staged, bulk, |i| self.noise.at(first + i));
+                self.stage(xb, gb, db, &mut staged, |i| self.noise.at(first + i));
             } else {
                 let half = cast::<F>(EVAL_NOISE);
-                self.stage(xb, gb, db, &mut staged, bulk, |_| half);
+                self.stage(xb, gb, db, &mut staged, |_| half);
             }
             for (sums, staged) in sums.iter_mut().zip(&staged) {
                 let rows = staged[..xb.len()].chunks_exact(SUM_LANES);
@@ -269,7 +268,6 @@ impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
         dy: &[F],
         dx: &mut [F],
         staged: &mut [[F; BLOCK]; NP],
-        bulk: bool,
         noise_at: impl Fn(usize) -> F,
     ) {
         // Local copies: the compiler then knows that the stores to `dx` and `staged` cannot
@@ -294,8 +292,9 @@ impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
                 }
             };
         }
-        // the first test is a constant: no bulk loop is compiled for the others
-        if A::BULK_BOUND.is_some() && bulk {
+        // the block is checked while it is in L1; for an activation without a bulk form the
+        // check is a constant `false` and no bulk loop is compiled
+        if in_bulk::<A, F>(x) {
             sweep!(backward_bulk)
         } else {
             sweep!(backward)
