@@ -175,7 +175,13 @@ impl<A: Activation> Activation for Elsa<A> {
     /// The base's constants, the term's, and the limits of the sum at `+∞` and `−∞`.
     type Prepared<F: Float> = (A::Prepared<F>, ElsaTerm<F>, [F; 2]);
     const STOCHASTIC: bool = A::STOCHASTIC;
-    const BULK_BOUND: Option<f64> = A::BULK_BOUND;
+    /// The base's bound; for a base without one, every finite `|x|` up to `f32::MAX` (exact
+    /// in `f32`, so `±∞` still takes the general form): the general form differs only in the
+    /// select of the limit at `±∞`.
+    const BULK_BOUND: Option<f64> = match A::BULK_BOUND {
+        Some(bound) => Some(bound),
+        None => Some(f32::MAX as f64),
+    };
 
     fn name(&self) -> String {
         format!("elsa-{}", self.base.name())

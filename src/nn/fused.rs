@@ -362,7 +362,7 @@ mod tests {
         // sizes for each of the two orders
         let bound = 2.0 * x.len() as f64 * f64::EPSILON;
         for ((s, e), m) in sums.iter().zip(&expected_sums).zip(&magnitudes) {
-            assert!((s - e).abs() <= bound * m.max(1.0), "{s} vs {e}");
+            assert!(s == e || (s - e).abs() <= bound * m.max(1.0), "{s} vs {e}");
         }
     }
 
@@ -398,6 +398,11 @@ mod tests {
         assert!(in_bulk::<Pau, f64>(&x[2 * CHUNK..]));
         check_on(Pau::default(), Noise::Eval, &x);
         check_on(Elsa::<Pau>::default(), Noise::Eval, &x);
+        // beyond f32::MAX, ELSA around a base without a bulk form takes the general form
+        x[CHUNK + 700] = 1e300;
+        x[CHUNK + 800] = -1e300;
+        check_on(Elsa::<Swish>::default(), Noise::Eval, &x);
+        check_on(Elsa::<Rrelu>::default(), Noise::Train { seed: 5 }, &x);
     }
 
     #[test]
@@ -417,7 +422,10 @@ mod tests {
         ]));
         assert!(in_bulk::<Pau, f32>(&[]));
         assert!(!in_bulk::<Arelu, f32>(&[0.5]));
-        assert!(!in_bulk::<Elsa<Swish>, f32>(&[0.5]));
+        // ELSA around a base without a bulk form: every finite input
+        assert!(in_bulk::<Elsa<Swish>, f32>(&[0.5, f32::MAX, -f32::MAX]));
+        assert!(!in_bulk::<Elsa<Swish>, f32>(&[f32::INFINITY]));
+        assert!(!in_bulk::<Elsa<Swish>, f64>(&[1e300]));
     }
 
     #[test]
