@@ -164,17 +164,24 @@ pub trait Activation: Clone + Debug + Default + Send + Sync + 'static {
         param_grads: &mut [F],
     ) -> F;
 
-    /// A bound `B` such that, for every finite `|x| ≤ B`, [`Activation::value_bulk`] and
-    /// [`Activation::backward_bulk`] return exactly (bit for bit) what
-    /// [`Activation::value`] and [`Activation::backward`] return. `None` (the default): there
-    /// is no separate bulk form.
+    /// A bound `B` such that, for every finite `|x| ≤ B`, [`Activation::value_bulk`] returns
+    /// exactly (bit for bit) what [`Activation::value`] returns, and (unless
+    /// [`Activation::BACKWARD_BULK_BOUND`] says otherwise) [`Activation::backward_bulk`] what
+    /// [`Activation::backward`] returns. `None` (the default): there is no separate bulk form.
     ///
     /// It serves activations whose general form pays on every element for inputs that are
     /// rare (a change of formula far out, selects that give the limits at `±∞`): the fused
     /// kernels check each block of 256 elements and take the bulk forms when all of them lie
     /// within `B`. They compare with `B` cast to the element type, so `B` must be exact in
-    /// `f32` (a power of two, say).
+    /// `f32` (a power of two, or `f32::MAX`).
     const BULK_BOUND: Option<f64> = None;
+
+    /// The bound of [`Activation::backward_bulk`], as [`Activation::BULK_BOUND`] is the bound
+    /// of [`Activation::value_bulk`]; the same by default. `None` where only the value has a
+    /// bulk form: the backward kernel then skips the check, which costs a read of each
+    /// element (up to a fifth of a cheap activation's backward pass,
+    /// `benches/activation_kernels.rs`).
+    const BACKWARD_BULK_BOUND: Option<f64> = Self::BULK_BOUND;
 
     /// [`Activation::value`] for a finite `|x| ≤` [`Activation::BULK_BOUND`]; the default
     /// calls it.
@@ -183,8 +190,8 @@ pub trait Activation: Clone + Debug + Default + Send + Sync + 'static {
         self.value(prepared, x, noise)
     }
 
-    /// [`Activation::backward`] for a finite `|x| ≤` [`Activation::BULK_BOUND`]; the default
-    /// calls it.
+    /// [`Activation::backward`] for a finite `|x| ≤` [`Activation::BACKWARD_BULK_BOUND`]; the
+    /// default calls it.
     #[inline(always)]
     fn backward_bulk<F: Float>(
         &self,

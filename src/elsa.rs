@@ -176,12 +176,14 @@ impl<A: Activation> Activation for Elsa<A> {
     type Prepared<F: Float> = (A::Prepared<F>, ElsaTerm<F>, [F; 2]);
     const STOCHASTIC: bool = A::STOCHASTIC;
     /// The base's bound; for a base without one, every finite `|x|` up to `f32::MAX` (exact
-    /// in `f32`, so `±∞` still takes the general form): the general form differs only in the
+    /// in `f32`, so `±∞` still takes the general form): the general value differs only in the
     /// select of the limit at `±∞`.
     const BULK_BOUND: Option<f64> = match A::BULK_BOUND {
         Some(bound) => Some(bound),
         None => Some(f32::MAX as f64),
     };
+    /// The base's: the backward pass has no select of its own to skip.
+    const BACKWARD_BULK_BOUND: Option<f64> = A::BACKWARD_BULK_BOUND;
 
     fn name(&self) -> String {
         format!("elsa-{}", self.base.name())

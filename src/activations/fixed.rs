@@ -20,6 +20,21 @@ pub trait FixedActivation: Clone + core::fmt::Debug + Default + Send + Sync + 's
     fn f<F: Float>(&self, x: F, noise: F) -> F;
     /// `∂f/∂x`; `noise` as in [`Activation::value`].
     fn df<F: Float>(&self, x: F, noise: F) -> F;
+    /// As [`Activation::BULK_BOUND`], for both [`FixedActivation::f_bulk`] and
+    /// [`FixedActivation::df_bulk`]; none by default.
+    const BULK_BOUND: Option<f64> = None;
+    /// [`FixedActivation::f`] for a finite `|x| ≤` [`FixedActivation::BULK_BOUND`], bit for
+    /// bit; the default calls it.
+    #[inline(always)]
+    fn f_bulk<F: Float>(&self, x: F, noise: F) -> F {
+        self.f(x, noise)
+    }
+    /// [`FixedActivation::df`] for a finite `|x| ≤` [`FixedActivation::BULK_BOUND`], bit for
+    /// bit; the default calls it.
+    #[inline(always)]
+    fn df_bulk<F: Float>(&self, x: F, noise: F) -> F {
+        self.df(x, noise)
+    }
     /// As [`Activation::check_elementwise`].
     fn require_elementwise(&self) -> Result<(), ActivationError> {
         Ok(())
@@ -41,6 +56,7 @@ pub trait FixedActivation: Clone + core::fmt::Debug + Default + Send + Sync + 's
 impl<T: FixedActivation> Activation for T {
     type Prepared<F: Float> = ();
     const STOCHASTIC: bool = <T as FixedActivation>::STOCHASTIC;
+    const BULK_BOUND: Option<f64> = <T as FixedActivation>::BULK_BOUND;
 
     fn name(&self) -> String {
         T::NAME.to_string()
@@ -82,6 +98,21 @@ impl<T: FixedActivation> Activation for T {
         _param_grads: &mut [F],
     ) -> F {
         grad_out * self.df(x, noise)
+    }
+    #[inline(always)]
+    fn value_bulk<F: Float>(&self, _prepared: &(), x: F, noise: F) -> F {
+        self.f_bulk(x, noise)
+    }
+    #[inline(always)]
+    fn backward_bulk<F: Float>(
+        &self,
+        _prepared: &(),
+        x: F,
+        noise: F,
+        grad_out: F,
+        _param_grads: &mut [F],
+    ) -> F {
+        grad_out * self.df_bulk(x, noise)
     }
 }
 

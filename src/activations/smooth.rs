@@ -62,6 +62,19 @@ impl FixedActivation for Gelu {
         let (_, du) = Self::inner(xc);
         s + xc * (s + s) * (F::one() - s) * du
     }
+    /// Within `2¹³ < 10⁴` neither the select at `−∞` nor the clamp changes anything.
+    const BULK_BOUND: Option<f64> = Some(8192.0);
+    #[inline(always)]
+    fn f_bulk<F: Float>(&self, x: F, _noise: F) -> F {
+        let (u, _) = Self::inner(x);
+        x * sigmoid(u + u)
+    }
+    #[inline(always)]
+    fn df_bulk<F: Float>(&self, x: F, _noise: F) -> F {
+        let (u, du) = Self::inner(x);
+        let s = sigmoid(u + u);
+        s + x * (s + s) * (F::one() - s) * du
+    }
 }
 
 /// `Sigmoid(x) = σ(x) = 1 / (1 + e^-x)`.

@@ -57,12 +57,14 @@ fn uses_noise<A: Activation>(noise: Noise) -> bool {
     A::STOCHASTIC && noise != Noise::Eval
 }
 
-/// Whether the bulk forms apply to all of `x`: the activation has them
-/// ([`Activation::BULK_BOUND`]) and every element lies within the bound (a NaN does not).
-/// The kernels ask it of each block of [`BLOCK`] elements.
+/// Whether a bulk form with bound `bound` ([`Activation::BULK_BOUND`] for the value,
+/// [`Activation::BACKWARD_BULK_BOUND`] for the backward pass) applies to all of `x`: there is
+/// one, and every element lies within the bound (a NaN does not). The kernels ask it of each
+/// block of [`BLOCK`] elements; `bound` is a constant there, so for `None` no check and no
+/// bulk loop is compiled.
 #[inline(always)]
-fn in_bulk<A: Activation, F: Float>(x: &[F]) -> bool {
-    let Some(bound) = A::BULK_BOUND else {
+fn in_bulk<F: Float>(bound: Option<f64>, x: &[F]) -> bool {
+    let Some(bound) = bound else {
         return false;
     };
     let bound = cast::<F>(bound);
@@ -115,7 +117,7 @@ pub fn forward<A: Activation, F: Float>(
                 // block by block, each checked while it is in L1
                 for (b, (xb, ob)) in x.chunks(BLOCK).zip(out.chunks_mut(BLOCK)).enumerate() {
                     let first = offset + b * BLOCK;
-                    if in_bulk::<A, F>(xb) {
+                    if in_bulk(A::BULK_BOUND, xb) {
                         sweep!(value_bulk, first, xb, ob);
                     } else {
                         sweep!(value, first, xb, ob);
@@ -292,9 +294,9 @@ impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
                 }
             };
         }
-        // the block is checked while it is in L1; for an activation without a bulk form the
-        // check is a constant `false` and no bulk loop is compiled
-        if in_bulk::<A, F>(x) {
+        // the block is checked while it is in L1; for an activation without a bulk backward
+        // pass the check is a constant `false` and no bulk loop is compiled
+        if in_bulk(A::BACKWARD_BULK_BOUND, x) {
             sweep!(backward_bulk)
         } else {
             sweep!(backward)
@@ -321,7 +323,7 @@ impl<A: Activation, F: Float> BackwardChunk<'_, A, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Apl, Arelu, Elsa, Pau, Rrelu, Swish};
+    use crate::{Apl, Arelu, Elsa, Gelu, Pau, Rrelu, Swish, Tanh};
 
     fn data(n: usize) -> Vec<f64> {
         (0..n)
@@ -393,39 +395,45 @@ mod tests {
         }
         x[0] = bound;
         x[2 * CHUNK + 5] = -bound;
-        assert!(in_bulk::<Pau, f64>(&x[..CHUNK]));
-        assert!(!in_bulk::<Pau, f64>(&x[CHUNK..2 * CHUNK]));
-        assert!(in_bulk::<Pau, f64>(&x[2 * CHUNK..]));
+        assert!(in_bulk(Pau::BULK_BOUND, &x[..CHUNK]));
+        assert!(!in_bulk(Pau::BULK_BOUND, &x[CHUNK..2 * CHUNK]));
+        assert!(in_bulk(Pau::BULK_BOUND, &x[2 * CHUNK..]));
         check_on(Pau::default(), Noise::Eval, &x);
         check_on(Elsa::<Pau>::default(), Noise::Eval, &x);
-        // beyond f32::MAX, ELSA around a base without a bulk form takes the general form
+        // beyond f32::MAX, ELSA around a base without a bulk form takes the general form,
+        // and beyond 2^13 GELU
         x[CHUNK + 700] = 1e300;
         x[CHUNK + 800] = -1e300;
-        check_on(Elsa::<Swish>::default(), Noise::Eval, &x);
+        x[2 * CHUNK + 300] = -1e5;
+        check_on(Elsa::<Tanh>::default(), Noise::Eval, &x);
         check_on(Elsa::<Rrelu>::default(), Noise::Train { seed: 5 }, &x);
+        check_on(Elsa::<Swish>::default(), Noise::Eval, &x);
+        check_on(Gelu, Noise::Eval, &x);
+        check_on(Elsa::<Gelu>::default(), Noise::Eval, &x);
     }
 
     #[test]
     fn the_bulk_check_refuses_nan_infinities_and_activations_without_a_bulk_form() {
         for v in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 2e6] {
-            assert!(!in_bulk::<Pau, f32>(&[0.5, v, -0.5]), "{v}");
-            assert!(!in_bulk::<Elsa<Pau>, f32>(&[v]), "{v}");
+            assert!(!in_bulk(Pau::BULK_BOUND, &[0.5, v, -0.5]), "{v}");
+            assert!(!in_bulk(Elsa::<Pau>::BULK_BOUND, &[v]), "{v}");
         }
-        assert!(!in_bulk::<Pau, f32>(&[1_048_577.0]));
-        assert!(in_bulk::<Pau, f32>(&[
-            0.5,
-            -1e6,
-            0.0,
-            -0.0,
-            1_048_576.0,
-            -1_048_576.0
-        ]));
-        assert!(in_bulk::<Pau, f32>(&[]));
-        assert!(!in_bulk::<Arelu, f32>(&[0.5]));
-        // ELSA around a base without a bulk form: every finite input
-        assert!(in_bulk::<Elsa<Swish>, f32>(&[0.5, f32::MAX, -f32::MAX]));
-        assert!(!in_bulk::<Elsa<Swish>, f32>(&[f32::INFINITY]));
-        assert!(!in_bulk::<Elsa<Swish>, f64>(&[1e300]));
+        assert!(!in_bulk(Pau::BULK_BOUND, &[1_048_577.0]));
+        assert!(in_bulk(
+            Pau::BULK_BOUND,
+            &[0.5, -1e6, 0.0, -0.0, 1_048_576.0, -1_048_576.0]
+        ));
+        assert!(in_bulk::<f32>(Pau::BULK_BOUND, &[]));
+        assert!(!in_bulk(Arelu::BULK_BOUND, &[0.5]));
+        // ELSA around a base without a bulk form: every finite value, and no bulk backward
+        assert!(in_bulk(
+            Elsa::<Tanh>::BULK_BOUND,
+            &[0.5, f32::MAX, -f32::MAX]
+        ));
+        assert!(!in_bulk(Elsa::<Tanh>::BULK_BOUND, &[f32::INFINITY]));
+        assert!(!in_bulk(Elsa::<Tanh>::BULK_BOUND, &[1e300]));
+        assert!(!in_bulk(Elsa::<Tanh>::BACKWARD_BULK_BOUND, &[0.5]));
+        assert_eq!(Elsa::<Pau>::BACKWARD_BULK_BOUND, Pau::BULK_BOUND);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Tests of the activation definitions: values, gradients, names, snapshots, special values.
 
+mod bulk;
 mod equivalence;
 mod gradients;
 mod limits;
