@@ -1008,38 +1008,13 @@ fn check_28x28(split: &MnistSplit, images_path: &Path) -> Result<(), MnistError>
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tempfile::TempDir;
 
-    /// A fresh, uniquely named directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> Self {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let dir = std::env::temp_dir().join(format!(
-                "arelu-mnist-{tag}-{}-{n}-{nanos}",
-                std::process::id()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            Self(dir)
-        }
-
-        fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-            let path = self.0.join(name);
-            std::fs::write(&path, bytes).unwrap();
-            path
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    /// Writes `bytes` to the file `name` in `dir` and returns its path.
+    fn write_file(dir: &TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
     }
 
     fn idx(elem: u8, dims: &[u32], data: &[u8]) -> Vec<u8> {
@@ -1083,9 +1058,9 @@ mod tests {
         ];
         for (name, bytes) in files {
             if gz {
-                dir.write(&format!("{name}.gz"), &gzip(&bytes));
+                write_file(dir, &format!("{name}.gz"), &gzip(&bytes));
             } else {
-                dir.write(name, &bytes);
+                write_file(dir, name, &bytes);
             }
         }
     }
@@ -1093,9 +1068,9 @@ mod tests {
     #[test]
     fn round_trip_plain_and_gz() {
         for gz in [false, true] {
-            let dir = TempDir::new("roundtrip");
+            let dir = tempfile::tempdir().unwrap();
             write_dir(&dir, gz, 28, 28);
-            let m = Mnist::load_dir(&dir.0).unwrap();
+            let m = Mnist::load_dir(dir.path()).unwrap();
             assert_eq!(m.train.len(), 5);
             assert_eq!(m.test.len(), 3);
             assert!(!m.train.is_empty());
@@ -1120,10 +1095,10 @@ mod tests {
 
     #[test]
     fn gzip_detected_by_magic_not_name() {
-        let dir = TempDir::new("magic");
+        let dir = tempfile::tempdir().unwrap();
         // gzipped content under a plain name, plain content under a .gz name
-        let a = dir.write("labels", &gzip(&labels_bytes(4)));
-        let b = dir.write("labels.gz", &labels_bytes(4));
+        let a = write_file(&dir, "labels", &gzip(&labels_bytes(4)));
+        let b = write_file(&dir, "labels.gz", &labels_bytes(4));
         let la = parse_idx_labels(&read_idx_file(&a).unwrap(), &a).unwrap();
         let lb = parse_idx_labels(&read_idx_file(&b).unwrap(), &b).unwrap();
         assert_eq!(la, vec![0, 1, 2, 3]);
@@ -1147,18 +1122,22 @@ mod tests {
 
     #[test]
     fn load_dir_prefers_gz() {
-        let dir = TempDir::new("prefer");
+        let dir = tempfile::tempdir().unwrap();
         write_dir(&dir, false, 28, 28);
         // A .gz with different content next to the plain file wins.
-        dir.write(&format!("{TRAIN_LABELS}.gz"), &gzip(&idx(8, &[5], &[9; 5])));
-        let m = Mnist::load_dir(&dir.0).unwrap();
+        write_file(
+            &dir,
+            &format!("{TRAIN_LABELS}.gz"),
+            &gzip(&idx(8, &[5], &[9; 5])),
+        );
+        let m = Mnist::load_dir(dir.path()).unwrap();
         assert_eq!(m.train.labels, vec![9; 5]);
     }
 
     #[test]
     fn missing_file_is_io_error() {
-        let dir = TempDir::new("missing");
-        let path = dir.0.join("nope");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope");
         let err = read_idx_file(&path).unwrap_err();
         match &err {
             MnistError::Io { path: p, source } => {
@@ -1172,10 +1151,10 @@ mod tests {
 
     #[test]
     fn missing_file_in_dir_is_not_found() {
-        let dir = TempDir::new("missingdir");
+        let dir = tempfile::tempdir().unwrap();
         write_dir(&dir, true, 28, 28);
-        std::fs::remove_file(dir.0.join(format!("{TEST_LABELS}.gz"))).unwrap();
-        let err = Mnist::load_dir(&dir.0).unwrap_err();
+        std::fs::remove_file(dir.path().join(format!("{TEST_LABELS}.gz"))).unwrap();
+        let err = Mnist::load_dir(dir.path()).unwrap_err();
         assert!(
             matches!(&err, MnistError::NotFound { name, .. } if name == TEST_LABELS),
             "{err:?}"
@@ -1185,12 +1164,12 @@ mod tests {
 
     #[test]
     fn corrupt_gzip() {
-        let dir = TempDir::new("corrupt");
+        let dir = tempfile::tempdir().unwrap();
         let mut gz = gzip(&labels_bytes(100));
         let n = gz.len();
         gz[n / 2] ^= 0xff; // flip bits in the deflate stream
         gz[n - 6] ^= 0xff; // and in the CRC, so the error is certain
-        let path = dir.write("bad.gz", &gz);
+        let path = write_file(&dir, "bad.gz", &gz);
         let err = read_idx_file(&path).unwrap_err();
         assert!(
             matches!(&err, MnistError::CorruptGzip { path: p, .. } if p == &path),
@@ -1198,18 +1177,18 @@ mod tests {
         );
 
         // Only the magic, then nothing.
-        let err = read_idx_file(dir.write("magic-only", &[0x1f, 0x8b])).unwrap_err();
+        let err = read_idx_file(write_file(&dir, "magic-only", &[0x1f, 0x8b])).unwrap_err();
         assert!(matches!(err, MnistError::CorruptGzip { .. }), "{err:?}");
 
         // Truncated gzip stream.
         let gz = gzip(&labels_bytes(100));
-        let err = read_idx_file(dir.write("cut.gz", &gz[..gz.len() - 10])).unwrap_err();
+        let err = read_idx_file(write_file(&dir, "cut.gz", &gz[..gz.len() - 10])).unwrap_err();
         assert!(matches!(err, MnistError::CorruptGzip { .. }), "{err:?}");
 
         // Garbage after a valid gzip member.
         let mut gz = gzip(&labels_bytes(10));
         gz.extend_from_slice(b"garbage");
-        let err = read_idx_file(dir.write("tail.gz", &gz)).unwrap_err();
+        let err = read_idx_file(write_file(&dir, "tail.gz", &gz)).unwrap_err();
         assert!(matches!(err, MnistError::CorruptGzip { .. }), "{err:?}");
     }
 
@@ -1237,8 +1216,8 @@ mod tests {
             enc.write_all(&chunk).unwrap();
         }
         let bytes = enc.finish().unwrap();
-        let dir = TempDir::new("bomb");
-        let err = read_idx_file(dir.write("bomb.gz", &bytes)).unwrap_err();
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_idx_file(write_file(&dir, "bomb.gz", &bytes)).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -1250,7 +1229,7 @@ mod tests {
             "{err:?}"
         );
         // Zeros alone are refused at their header, before the rest is decompressed.
-        let err = read_idx_file(dir.write("zeros.gz", &gzip(&chunk))).unwrap_err();
+        let err = read_idx_file(write_file(&dir, "zeros.gz", &gzip(&chunk))).unwrap_err();
         assert!(
             matches!(err, MnistError::BadElementType { found: 0, .. }),
             "{err:?}"
@@ -1258,7 +1237,7 @@ mod tests {
         // Trailing bytes after the declared data are counted, not kept.
         let mut labels = labels_bytes(3);
         labels.extend_from_slice(&[5; 1000]);
-        let err = read_idx_file(dir.write("tail.gz", &gzip(&labels))).unwrap_err();
+        let err = read_idx_file(write_file(&dir, "tail.gz", &gzip(&labels))).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -1470,9 +1449,9 @@ mod tests {
 
     #[test]
     fn count_mismatch_names_both_files() {
-        let dir = TempDir::new("count");
-        let i = dir.write("imgs.gz", &gzip(&images_bytes(3, 28, 28)));
-        let l = dir.write("lbls", &labels_bytes(4));
+        let dir = tempfile::tempdir().unwrap();
+        let i = write_file(&dir, "imgs.gz", &gzip(&images_bytes(3, 28, 28)));
+        let l = write_file(&dir, "lbls", &labels_bytes(4));
         let err = MnistSplit::load(&i, &l).unwrap_err();
         assert!(
             matches!(&err, MnistError::CountMismatch { images: 3, labels: 4, images_path, labels_path }
@@ -1483,10 +1462,10 @@ mod tests {
         assert!(msg.contains("imgs.gz") && msg.contains("lbls"), "{msg}");
 
         // Same through a whole directory.
-        let dir = TempDir::new("count-dir");
+        let dir = tempfile::tempdir().unwrap();
         write_dir(&dir, false, 28, 28);
-        dir.write(TEST_LABELS, &labels_bytes(2));
-        let err = Mnist::load_dir(&dir.0).unwrap_err();
+        write_file(&dir, TEST_LABELS, &labels_bytes(2));
+        let err = Mnist::load_dir(dir.path()).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -1502,9 +1481,9 @@ mod tests {
 
     #[test]
     fn mnist_requires_28x28() {
-        let dir = TempDir::new("size");
+        let dir = tempfile::tempdir().unwrap();
         write_dir(&dir, true, 27, 28);
-        let err = Mnist::load_dir(&dir.0).unwrap_err();
+        let err = Mnist::load_dir(dir.path()).unwrap_err();
         assert!(
             matches!(&err, MnistError::WrongImageSize { rows: 27, cols: 28, path }
                 if path.ends_with(format!("{TRAIN_IMAGES}.gz"))),
@@ -1512,8 +1491,8 @@ mod tests {
         );
         // ... while the split loader accepts any size.
         let split = MnistSplit::load(
-            dir.0.join(format!("{TRAIN_IMAGES}.gz")),
-            dir.0.join(format!("{TRAIN_LABELS}.gz")),
+            dir.path().join(format!("{TRAIN_IMAGES}.gz")),
+            dir.path().join(format!("{TRAIN_LABELS}.gz")),
         )
         .unwrap();
         assert_eq!((split.len(), split.rows, split.cols), (5, 27, 28));

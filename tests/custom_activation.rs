@@ -93,11 +93,11 @@ fn the_initial_value_survives_save_and_checked_load() {
     let dev = Cpu::default();
     let layer: ActivationLayer<Elsa<LearnableMish>, f32, Cpu> =
         ActivationLayer::try_new(Elsa::new(LearnableMish { a: 0.5 }), &dev).unwrap();
-    let path = std::env::temp_dir().join(format!("arelu-mish-{}.safetensors", std::process::id()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mish.safetensors");
     layer.save_safetensors(&path).unwrap();
     let mut loaded = dev.build_module::<Elsa<LearnableMish>, f32>();
     load_checked(&mut loaded, &path).unwrap();
-    std::fs::remove_file(&path).ok();
     assert_eq!(loaded.param_values()[0], 0.5);
     loaded.try_set_params(&[2.0, 0.1, 0.1]).unwrap();
     loaded.reset_params();

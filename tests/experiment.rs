@@ -1,6 +1,6 @@
 //! The table generator end to end on a tiny configuration, and resuming an interrupted grid.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arelu::experiment::batches::Images;
 use arelu::experiment::generate::{generate, Schedule};
@@ -50,12 +50,6 @@ fn two_jobs() -> Schedule {
     }
 }
 
-fn fresh_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("arelu-e2e-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 /// The data cells of a markdown table row: `(name, cells)`.
 fn rows(markdown: &str) -> Vec<(String, Vec<String>)> {
     markdown
@@ -100,7 +94,8 @@ fn run(dir: &Path, max_runs: Option<usize>) -> arelu::experiment::generate::Gene
 
 #[test]
 fn tiny_grid_end_to_end_gives_complete_consistent_tables() {
-    let dir = fresh_dir("full");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
     let generated = run(&dir, None);
     // 4 plain + 3 ELSA-wrapped (no elsa-arelu), x 2 optimisers x 2 rates x 2 seeds.
     assert_eq!(generated.total, 7 * 2 * 2 * 2);
@@ -166,13 +161,13 @@ fn tiny_grid_end_to_end_gives_complete_consistent_tables() {
     assert!(std::fs::read_to_string(dir.join("summary.json"))
         .unwrap()
         .contains("\"cells\""));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn an_interrupted_grid_resumes_to_the_same_tables() {
-    let whole = fresh_dir("whole");
-    let parts = fresh_dir("parts");
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    let parts = tmp.path().join("parts");
     run(&whole, None);
     let first = run(&parts, Some(11));
     assert_eq!(first.ran, 11);
@@ -189,13 +184,12 @@ fn an_interrupted_grid_resumes_to_the_same_tables() {
     // A third call has nothing left to do.
     let third = run(&parts, None);
     assert_eq!((third.ran, third.skipped), (0, third.total));
-    std::fs::remove_dir_all(&whole).ok();
-    std::fs::remove_dir_all(&parts).ok();
 }
 
 #[test]
 fn a_results_file_with_other_settings_is_refused() {
-    let dir = fresh_dir("settings");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
     run(&dir, Some(1));
     let (train, test, mut settings) = data();
     settings.epochs = 3;
@@ -211,12 +205,12 @@ fn a_results_file_with_other_settings_is_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("other settings"), "{err}");
     assert_eq!(std::fs::read(dir.join("results.jsonl")).unwrap(), before);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn repeated_list_entries_run_once_and_the_file_stays_readable() {
-    let dir = fresh_dir("dup");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
     let (train, test, settings) = data();
     let mut repeated = grid();
     repeated.activations = vec!["relu".parse().unwrap(), "relu".parse().unwrap()];
@@ -246,5 +240,4 @@ fn repeated_list_entries_run_once_and_the_file_stays_readable() {
     )
     .unwrap();
     assert_eq!((again.ran, again.skipped), (0, 1));
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -160,8 +160,6 @@ fn second_order_meta_gradient_matches_finite_differences_and_first_order_does_no
 }
 
 mod end_to_end {
-    use std::path::PathBuf;
-
     use arelu::experiment::grid::ElsaMode;
     use arelu::experiment::maml::{
         generate_maml, run_maml, MamlConfig, MamlError, MamlGrid, MamlSettings, MamlSpec, Order,
@@ -195,12 +193,6 @@ mod end_to_end {
         }
     }
 
-    fn fresh_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("arelu-maml-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
-
     #[test]
     fn tiny_grid_end_to_end_and_resumed_grid_give_the_same_table() {
         let mnist = Mnist::load_shipped().unwrap();
@@ -212,7 +204,8 @@ mod end_to_end {
         );
         let data = (&mnist.train, &mnist.test);
 
-        let whole = fresh_dir("whole");
+        let tmp = tempfile::tempdir().unwrap();
+        let whole = tmp.path().join("whole");
         let done = generate_maml(&grid(), data, &settings, &whole, 2, None, |_| {}).unwrap();
         assert_eq!((done.total, done.ran, done.skipped), (12, 12, 0));
         let table = std::fs::read_to_string(whole.join("table3.md")).unwrap();
@@ -226,7 +219,7 @@ mod end_to_end {
         assert_eq!(csv.lines().count(), 13);
 
         // Interrupted after three runs, then resumed on one job: the same table.
-        let resumed = fresh_dir("resumed");
+        let resumed = tmp.path().join("resumed");
         let first = generate_maml(&grid(), data, &settings, &resumed, 1, Some(3), |_| {}).unwrap();
         assert_eq!(first.ran, 3);
         let partial = std::fs::read_to_string(resumed.join("table3.md")).unwrap();
@@ -245,9 +238,6 @@ mod end_to_end {
         let mut other = settings.clone();
         other.iterations = 3;
         assert!(generate_maml(&grid(), data, &other, &resumed, 1, None, |_| {}).is_err());
-        for dir in [whole, resumed] {
-            std::fs::remove_dir_all(dir).ok();
-        }
     }
 
     #[test]

@@ -43,12 +43,6 @@ fn grid() -> Grid {
     }
 }
 
-fn fresh_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("arelu-shard-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 fn read(path: impl AsRef<Path>) -> String {
     std::fs::read_to_string(path.as_ref())
         .unwrap_or_else(|e| panic!("{}: {e}", path.as_ref().display()))
@@ -91,7 +85,12 @@ fn run_whole_and_sharded(whole: &Path, sharded: &Path) -> String {
 
 #[test]
 fn three_shards_merged_give_the_tables_of_the_whole_grid() {
-    let (whole, sharded, merged) = (fresh_dir("whole"), fresh_dir("parts"), fresh_dir("merged"));
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, sharded, merged) = (
+        tmp.path().join("whole"),
+        tmp.path().join("parts"),
+        tmp.path().join("merged"),
+    );
     let headline = run_whole_and_sharded(&whole, &sharded);
     let done = merge(&grid(), &[&sharded], &merged).unwrap();
     assert_eq!((done.total, done.skipped, done.ran), (6, 0, 0));
@@ -107,7 +106,7 @@ fn three_shards_merged_give_the_tables_of_the_whole_grid() {
     assert_eq!(read(merged.join("results.jsonl")).lines().count(), 1 + 6);
 
     // Shard directories can be given one by one too.
-    let merged2 = fresh_dir("merged2");
+    let merged2 = tmp.path().join("merged2");
     let dirs: Vec<PathBuf> = (1..=3)
         .map(|k| sharded.join(format!("shard-{k}-of-3")))
         .collect();
@@ -116,9 +115,6 @@ fn three_shards_merged_give_the_tables_of_the_whole_grid() {
         read(whole.join("table1.md")),
         read(merged2.join("table1.md"))
     );
-    for dir in [whole, sharded, merged, merged2] {
-        std::fs::remove_dir_all(dir).ok();
-    }
 }
 
 /// Rewrites the first record line of `file` through `change`.
@@ -138,7 +134,12 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn merging_refuses_missing_duplicated_conflicting_and_mismatched_results() {
-    let (whole, sharded, out) = (fresh_dir("w2"), fresh_dir("p2"), fresh_dir("out"));
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, sharded, out) = (
+        tmp.path().join("whole"),
+        tmp.path().join("parts"),
+        tmp.path().join("out"),
+    );
     run_whole_and_sharded(&whole, &sharded);
     let shard = |k: usize| sharded.join(format!("shard-{k}-of-3"));
 
@@ -162,7 +163,7 @@ fn merging_refuses_missing_duplicated_conflicting_and_mismatched_results() {
     );
 
     // The same run with another result.
-    let changed = fresh_dir("changed");
+    let changed = tmp.path().join("changed");
     copy_dir(&shard(2), &changed);
     edit_first_record(&changed.join("results.jsonl"), |r| {
         r["test_accuracy"] = serde_json::json!(1.5)
@@ -178,7 +179,7 @@ fn merging_refuses_missing_duplicated_conflicting_and_mismatched_results() {
     );
 
     // A file made with other settings.
-    let other = fresh_dir("other");
+    let other = tmp.path().join("other");
     copy_dir(&shard(3), &other);
     let text = read(other.join("results.jsonl")).replacen(
         "\"train_images\":200",
@@ -215,7 +216,7 @@ fn merging_refuses_missing_duplicated_conflicting_and_mismatched_results() {
         "{epochs:?}"
     );
     // A directory without results.
-    let empty = fresh_dir("empty");
+    let empty = tmp.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let none = merge(&grid(), &[&empty], &out);
     assert!(matches!(none, Err(MergeError::NoResults(_))), "{none:?}");
@@ -229,14 +230,12 @@ fn merging_refuses_missing_duplicated_conflicting_and_mismatched_results() {
         matches!(stale, Err(MergeError::Conflict { .. })),
         "{stale:?}"
     );
-    for dir in [whole, sharded, out, changed, other, empty] {
-        std::fs::remove_dir_all(dir).ok();
-    }
 }
 
 #[test]
 fn a_shard_resumes_on_its_own() {
-    let dir = fresh_dir("resume");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("resume");
     let (train, test, settings) = data();
     let schedule = |max_runs| Schedule {
         jobs: 1,
@@ -278,5 +277,4 @@ fn a_shard_resumes_on_its_own() {
         })
         .collect();
     assert_eq!(stored, expected);
-    std::fs::remove_dir_all(dir).ok();
 }

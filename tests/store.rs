@@ -1,7 +1,7 @@
 //! The results store across processes: a second process is refused while the first holds
 //! the file, naming it, and the lock dies with its process however it ends.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -59,19 +59,13 @@ fn wait_for(path: &Path) {
     }
 }
 
-fn fresh_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("arelu-store-it-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn a_second_process_is_refused_naming_the_first_and_the_lock_dies_with_it() {
-    let dir = fresh_dir("two");
-    let mut child = spawn_holder(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut child = spawn_holder(dir);
     wait_for(&dir.join("holding"));
-    let err = TrialStore::open(&dir, &settings()).unwrap_err();
+    let err = TrialStore::open(dir, &settings()).unwrap_err();
     let expected = format!("pid {} on host ", child.id());
     assert!(
         matches!(&err, StoreError::Locked { holder, .. } if holder.starts_with(&expected)),
@@ -86,7 +80,7 @@ fn a_second_process_is_refused_naming_the_first_and_the_lock_dies_with_it() {
     // Killed, never dropping its store: the operating system releases the lock.
     child.kill().unwrap();
     child.wait().unwrap();
-    let mut store = TrialStore::open(&dir, &settings()).unwrap();
+    let mut store = TrialStore::open(dir, &settings()).unwrap();
     assert_eq!(store.records(), &[Trial { seed: 1 }]);
     assert!(matches!(
         store.append(&Trial { seed: 1 }),
@@ -96,7 +90,6 @@ fn a_second_process_is_refused_naming_the_first_and_the_lock_dies_with_it() {
     drop(store);
     let contents = TrialStore::read_only(&dir.join(FILE_NAME)).unwrap();
     assert_eq!(contents.records.len(), 2);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// A record with a payload, to fill a small disk quickly.
@@ -113,25 +106,24 @@ impl StoreRecord for Padded {
     }
 }
 
-/// A 64 KiB tmpfs mounted for a test and unmounted when dropped.
+/// A 64 KiB tmpfs mounted for a test on a temporary directory, unmounted when dropped (and
+/// the directory then removed).
 struct SmallDisk {
-    dir: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl SmallDisk {
     /// `None` where mounting is not possible (no privileges, no `mount`).
-    fn mount(tag: &str) -> Option<Self> {
-        let dir = fresh_dir(tag);
-        std::fs::create_dir_all(&dir).ok()?;
+    fn mount() -> Option<Self> {
+        let dir = tempfile::tempdir().ok()?;
         let mounted = Command::new("mount")
             .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-            .arg(&dir)
+            .arg(dir.path())
             .output()
             .ok()?
             .status
             .success();
         if !mounted {
-            std::fs::remove_dir(&dir).ok();
             return None;
         }
         Some(Self { dir })
@@ -140,14 +132,13 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.dir).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = Command::new("umount").arg(self.dir.path()).status();
     }
 }
 
 #[test]
 fn a_full_disk_keeps_every_complete_record_and_the_file_resumes() {
-    let Some(disk) = SmallDisk::mount("tmpfs-full") else {
+    let Some(disk) = SmallDisk::mount() else {
         eprintln!("skipped: cannot mount a tmpfs here (the cut-back path is also tested through an injected writer)");
         return;
     };
@@ -157,9 +148,9 @@ fn a_full_disk_keeps_every_complete_record_and_the_file_resumes() {
         padding: "x".repeat(3000),
     };
     // Room to free later, as a user deletes something after "No space left on device".
-    let room = disk.dir.join("room");
+    let room = disk.dir.path().join("room");
     std::fs::write(&room, vec![0u8; 16 * 1024]).unwrap();
-    let mut store: Store<String, Padded> = Store::open(&disk.dir, &settings).unwrap();
+    let mut store: Store<String, Padded> = Store::open(disk.dir.path(), &settings).unwrap();
     let mut stored = 0;
     let err = loop {
         match store.append(&record(stored)) {
@@ -175,13 +166,13 @@ fn a_full_disk_keeps_every_complete_record_and_the_file_resumes() {
     assert!(err.to_string().contains("cut back"), "{err}");
     drop(store);
     // Only whole lines are left: the header and the records written.
-    let text = std::fs::read_to_string(disk.dir.join(FILE_NAME)).unwrap();
+    let text = std::fs::read_to_string(disk.dir.path().join(FILE_NAME)).unwrap();
     assert!(text.ends_with('\n'));
     assert_eq!(text.lines().count() as u64, 1 + stored);
 
     // After making room, the file resumes with every record and takes the next one.
     std::fs::remove_file(&room).unwrap();
-    let mut store: Store<String, Padded> = Store::open(&disk.dir, &settings).unwrap();
+    let mut store: Store<String, Padded> = Store::open(disk.dir.path(), &settings).unwrap();
     assert_eq!(store.records().len() as u64, stored);
     assert!(store.recovered().is_none());
     store.append(&record(stored)).unwrap();
@@ -189,7 +180,7 @@ fn a_full_disk_keeps_every_complete_record_and_the_file_resumes() {
 
     // A disk full to the last byte: not even a header fits, and no file is left behind to be
     // refused later.
-    let other = disk.dir.join("other");
+    let other = disk.dir.path().join("other");
     std::fs::create_dir_all(&other).unwrap();
     let mut filler = std::fs::File::create(&room).unwrap();
     let chunk = vec![0u8; 1024];

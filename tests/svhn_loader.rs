@@ -136,12 +136,13 @@ fn file(order: Order, elements: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-fn write(tag: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("arelu-svhn-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{tag}.mat"));
+/// Writes `bytes` to `{tag}.mat` in a fresh temporary directory, removed when the returned
+/// `TempDir` is dropped.
+fn write(tag: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{tag}.mat"));
     std::fs::write(&path, bytes).unwrap();
-    path
+    (dir, path)
 }
 
 fn check_images(images: &arelu::experiment::transfer::ColourImages, labels: &[u8]) {
@@ -164,7 +165,7 @@ fn check_images(images: &arelu::experiment::transfer::ColourImages, labels: &[u8
 
 #[test]
 fn plain_file_is_cropped_and_relabelled() {
-    let path = write(
+    let (_dir, path) = write(
         "plain",
         &file(LE, &[x_element(LE, 3), y_element(LE, &[10, 3, 1])]),
     );
@@ -196,29 +197,28 @@ fn compressed_big_endian_and_double_labels_and_other_variables() {
                 o.compressed(&x_element(o, 2)),
             ],
         );
-        let path = write(&format!("compressed-{big}"), &bytes);
+        let (_dir, path) = write(&format!("compressed-{big}"), &bytes);
         check_images(&load_file(&path, DEFAULT_LIMIT).unwrap(), &[7, 0]);
     }
 }
 
 #[test]
 fn a_directory_of_the_two_files_loads() {
-    let dir = std::env::temp_dir().join(format!("arelu-svhn-dir-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile::tempdir().unwrap();
     std::fs::write(
-        dir.join("train_32x32.mat"),
+        dir.path().join("train_32x32.mat"),
         file(LE, &[x_element(LE, 2), y_element(LE, &[1, 2])]),
     )
     .unwrap();
-    let err = Svhn::load_dir(&dir).unwrap_err();
+    let err = Svhn::load_dir(dir.path()).unwrap_err();
     assert!(matches!(err, SvhnError::NotFound { .. }), "{err}");
     assert!(err.to_string().contains("test_32x32.mat"), "{err}");
     std::fs::write(
-        dir.join("test_32x32.mat"),
+        dir.path().join("test_32x32.mat"),
         file(LE, &[x_element(LE, 1), y_element(LE, &[5])]),
     )
     .unwrap();
-    let svhn = Svhn::load_dir(&dir).unwrap();
+    let svhn = Svhn::load_dir(dir.path()).unwrap();
     assert_eq!((svhn.train.len(), svhn.test.len()), (2, 1));
     assert_eq!(svhn.test.labels(), &[5]);
 }
@@ -226,7 +226,7 @@ fn a_directory_of_the_two_files_loads() {
 /// Loads `bytes` (written to a file named after `tag`) and returns the error, checking that
 /// its message names the file.
 fn error_of(tag: &str, bytes: &[u8], limit: usize) -> SvhnError {
-    let path = write(tag, bytes);
+    let (_dir, path) = write(tag, bytes);
     let err = load_file(&path, limit).expect_err(tag);
     assert!(
         err.to_string().contains(&path.display().to_string()),
@@ -298,7 +298,8 @@ fn truncated_and_compressed_errors() {
         "{err}"
     );
     // The same file within the limit loads.
-    assert!(load_file(write("limit-ok", &big), 8192).is_ok());
+    let (_dir, path) = write("limit-ok", &big);
+    assert!(load_file(path, 8192).is_ok());
 }
 
 #[test]

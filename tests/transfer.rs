@@ -10,13 +10,6 @@ use arelu::mnist::Mnist;
 use arelu::{ActivationName, Arelu};
 use dfdx::prelude::*;
 
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("arelu-transfer-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn stand_in_is_deterministic_coloured_and_keeps_labels() {
     let mnist = Mnist::load_shipped().unwrap();
@@ -47,8 +40,8 @@ fn a_reloaded_pretrained_model_gives_the_same_outputs() {
     let dev = Cpu::seed_from_u64(3);
     let mut model: BuiltTransferNet<Arelu> = dev.build_module::<TransferNet<Arelu>, f32>();
     sgd_epochs::<Arelu>(&mut model, &dev, &train, (1e-2, 1, 3), |_, _| {});
-    let dir = temp_dir("reload");
-    let path = dir.join("arelu.safetensors");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("arelu.safetensors");
     save_model::<Arelu>(&model, &path).unwrap();
 
     let other = Cpu::seed_from_u64(99);
@@ -65,11 +58,10 @@ fn a_reloaded_pretrained_model_gives_the_same_outputs() {
         accuracy(&model, &dev, &test)
     );
 
-    let garbage = dir.join("garbage.safetensors");
+    let garbage = dir.path().join("garbage.safetensors");
     std::fs::write(&garbage, b"not a model").unwrap();
     let err = load_model::<Arelu>(&mut reloaded, &garbage).unwrap_err();
     assert!(err.to_string().contains("garbage.safetensors"), "{err}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -98,10 +90,10 @@ fn a_run_with_a_reloaded_model_matches_the_run_that_saved_it() {
         activation: "arelu".parse::<ActivationName>().unwrap(),
         seed: 1,
     };
-    let dir = temp_dir("rerun");
-    let first = run_transfer(spec, &protocol, data, Some(&dir)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = run_transfer(spec, &protocol, data, Some(dir.path())).unwrap();
     assert!(first.pretrain_seconds.is_some());
-    let second = run_transfer(spec, &protocol, data, Some(&dir)).unwrap();
+    let second = run_transfer(spec, &protocol, data, Some(dir.path())).unwrap();
     assert_eq!(
         second.pretrain_seconds, None,
         "the saved model was not reused"
@@ -116,7 +108,6 @@ fn a_run_with_a_reloaded_model_matches_the_run_that_saved_it() {
     assert_eq!(first.finetune_accuracy_per_epoch.len(), 2);
     // Fine-tuning moved AReLU's parameters; pretraining moved them from (0.9, 2.0).
     assert_ne!(first.finetuned_params, first.pretrained_params);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -169,7 +160,7 @@ fn a_tiny_grid_end_to_end_and_resumed() {
         1,
     );
     assert_eq!(specs.len(), 3);
-    let dir = temp_dir("grid");
+    let dir = tempfile::tempdir().unwrap();
     let finetune = [1usize, 2];
     let mut seen = 0;
     // Interrupted after two runs...
@@ -178,14 +169,14 @@ fn a_tiny_grid_end_to_end_and_resumed() {
         &protocol,
         data,
         &settings,
-        &dir,
+        dir.path(),
         (2, Some(2)),
         (&finetune, "test"),
         |_| seen += 1,
     )
     .unwrap();
     assert_eq!((first.total, first.skipped, first.ran, seen), (3, 0, 2, 2));
-    let partial = std::fs::read_to_string(dir.join("table2.md")).unwrap();
+    let partial = std::fs::read_to_string(dir.path().join("table2.md")).unwrap();
     assert_eq!(
         partial.lines().filter(|l| l.starts_with("| ")).count(),
         1 + 2
@@ -196,7 +187,7 @@ fn a_tiny_grid_end_to_end_and_resumed() {
         &protocol,
         data,
         &settings,
-        &dir,
+        dir.path(),
         (1, None),
         (&finetune, "test"),
         |_| seen += 1,
@@ -204,22 +195,28 @@ fn a_tiny_grid_end_to_end_and_resumed() {
     .unwrap();
     assert_eq!((second.skipped, second.ran, seen), (2, 1, 3));
     assert_eq!(second.records.len(), 3);
-    let table = std::fs::read_to_string(dir.join("table2.md")).unwrap();
+    let table = std::fs::read_to_string(dir.path().join("table2.md")).unwrap();
     for row in ["| relu |", "| arelu |", "| elsa-relu |"] {
         assert!(table.contains(row), "{row} missing from\n{table}");
     }
     assert!(table.contains("finetune 2 ep."));
     assert!(table.contains("**"), "no best marked:\n{table}");
-    let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    let csv = std::fs::read_to_string(dir.path().join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4);
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["seeds"], 1);
     assert_eq!(summary["columns"].as_array().unwrap().len(), 5);
     // Every pretrained model was saved once, by its run.
-    assert_eq!(std::fs::read_dir(dir.join("models")).unwrap().count(), 3);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("models"))
+            .unwrap()
+            .count(),
+        3
+    );
     // A run redone from its saved model reproduces the stored record.
-    let again = run_transfer(specs[1], &protocol, data, Some(&dir.join("models"))).unwrap();
+    let again = run_transfer(specs[1], &protocol, data, Some(&dir.path().join("models"))).unwrap();
     let stored = second
         .records
         .iter()
@@ -238,11 +235,10 @@ fn a_tiny_grid_end_to_end_and_resumed() {
         &protocol,
         data,
         &other,
-        &dir,
+        dir.path(),
         (1, None),
         (&finetune, "test"),
         |_| {},
     )
     .is_err());
-    std::fs::remove_dir_all(&dir).ok();
 }

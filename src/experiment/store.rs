@@ -708,17 +708,12 @@ pub(crate) mod tests {
         }
     }
 
-    fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("arelu-store-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
-
     type TestStore = Store<Settings, Rec>;
 
     #[test]
     fn appends_and_resumes() {
-        let dir = temp_dir("resume");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         let mut store = TestStore::open(&dir, &settings()).unwrap();
         store.append(&rec(0)).unwrap();
         store.append(&rec(1)).unwrap();
@@ -727,12 +722,12 @@ pub(crate) mod tests {
         assert_eq!(store.records(), &[rec(0), rec(1)]);
         assert!(store.contains(&1) && !store.contains(&2));
         assert_eq!(store.recovered(), None);
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn a_second_open_is_refused_naming_the_holder_until_the_first_is_dropped() {
-        let dir = temp_dir("lock");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         let store = TestStore::open(&dir, &settings()).unwrap();
         let err = TestStore::open(&dir, &settings()).unwrap_err();
         let me = format!("pid {}", std::process::id());
@@ -746,12 +741,12 @@ pub(crate) mod tests {
         ));
         drop(store);
         TestStore::open(&dir, &settings()).unwrap();
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn duplicates_are_refused_on_append_and_on_open() {
-        let dir = temp_dir("dup");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         let mut store = TestStore::open(&dir, &settings()).unwrap();
         store.append(&rec(0)).unwrap();
         let err = store.append(&rec(0)).unwrap_err();
@@ -769,12 +764,12 @@ pub(crate) mod tests {
         let err = TestStore::open(&dir, &settings()).unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { line: 3, .. }), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn other_settings_are_refused_naming_the_difference_and_the_file_kept() {
-        let dir = temp_dir("settings");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         let mut store = TestStore::open(&dir, &settings()).unwrap();
         store.append(&rec(0)).unwrap();
         drop(store);
@@ -785,12 +780,12 @@ pub(crate) mod tests {
         assert!(matches!(err, StoreError::OtherSettings { .. }), "{err}");
         assert!(err.to_string().contains("epochs: file 1, now 20"), "{err}");
         assert_eq!(std::fs::read(dir.join(FILE_NAME)).unwrap(), before);
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn a_full_disk_cuts_the_file_back_to_its_last_complete_record() {
-        let dir = temp_dir("full");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         let mut store = TestStore::open(&dir, &settings()).unwrap();
         store.append(&rec(0)).unwrap();
         let path = dir.join(FILE_NAME);
@@ -811,13 +806,13 @@ pub(crate) mod tests {
         let store = TestStore::open(&dir, &settings()).unwrap();
         assert_eq!(store.records(), &[rec(0), rec(1)]);
         assert_eq!(store.recovered(), None);
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn an_empty_file_is_taken_as_new() {
         // What a full disk at creation could leave before the header was written.
-        let dir = temp_dir("empty");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(FILE_NAME), "").unwrap();
         let store = TestStore::open(&dir, &settings()).unwrap();
@@ -825,12 +820,12 @@ pub(crate) mod tests {
         drop(store);
         let text = std::fs::read_to_string(dir.join(FILE_NAME)).unwrap();
         assert!(text.starts_with("{\"settings\":") && text.ends_with('\n'));
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn an_incomplete_last_line_is_set_aside_and_reported() {
-        let dir = temp_dir("tail");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         let mut store = TestStore::open(&dir, &settings()).unwrap();
         store.append(&rec(0)).unwrap();
         drop(store);
@@ -864,12 +859,12 @@ pub(crate) mod tests {
             assert_eq!(store.records(), &[rec(0), rec(1)]);
             drop(store);
         }
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn a_corrupt_line_before_the_last_is_refused_and_the_file_kept() {
-        let dir = temp_dir("corrupt");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         let mut store = TestStore::open(&dir, &settings()).unwrap();
         store.append(&rec(0)).unwrap();
         store.append(&rec(1)).unwrap();
@@ -887,14 +882,14 @@ pub(crate) mod tests {
             StoreError::Corrupt { line: 1, .. }
         ));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "not json\n");
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     /// Every prefix of a valid file (as a crash at any byte can leave) opens, keeps exactly
     /// the complete records it holds, once each, and takes the missing ones again.
     #[test]
     fn truncation_at_every_byte_loses_and_duplicates_no_complete_line() {
-        let dir = temp_dir("prefix");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         let mut store = TestStore::open(&dir, &settings()).unwrap();
         for id in 0..4 {
             store.append(&rec(id)).unwrap();
@@ -924,12 +919,12 @@ pub(crate) mod tests {
             drop(store);
             assert_eq!(std::fs::read(&path).unwrap(), full, "cut at {cut}");
         }
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn read_only_reads_without_changing() {
-        let dir = temp_dir("readonly");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         let mut store = TestStore::open(&dir, &settings()).unwrap();
         store.append(&rec(0)).unwrap();
         drop(store);
@@ -942,6 +937,5 @@ pub(crate) mod tests {
         assert_eq!(contents.records, [rec(0)]);
         assert!(contents.incomplete);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -1082,14 +1082,11 @@ mod tests {
         m.reset_params();
         assert_ne!(before, m.weight.as_vec());
 
-        let path = std::env::temp_dir().join(format!(
-            "arelu_conv_test_{}.safetensors",
-            std::process::id()
-        ));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("conv.safetensors");
         m.save_safetensors(&path).unwrap();
         let mut m2 = dev.build_module::<Conv2D<4, 8, 5>, f32>();
         m2.load_safetensors(&path).unwrap();
-        let _ = std::fs::remove_file(&path);
         assert_eq!(m2.weight.as_vec(), m.weight.as_vec());
         assert_eq!(m2.bias.as_vec(), m.bias.as_vec());
     }

@@ -73,11 +73,11 @@ fn both_paths_agree_from_the_layer_state() {
 fn the_composed_path_refuses_a_state_of_another_activation() {
     let dev = Cpu::default();
     let arelu = dev.build_module::<arelu::Arelu, f32>();
-    let path = std::env::temp_dir().join(format!("arelu-dev-{}.safetensors", std::process::id()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("arelu.safetensors");
     arelu.save_safetensors(&path).unwrap();
     let mut other = dev.build_module::<arelu::Elsa<arelu::Swish>, f32>();
     other.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).ok();
     let x: Tensor<Rank1<4>, f32, Cpu> = dev.zeros();
     assert!(other.try_forward_composed(x, Noise::Eval).is_err());
 }

@@ -111,11 +111,11 @@ fn save_and_load_round_trip_through_safetensors() {
     let mut model = dev.build_module::<Model, f32>();
     let values: Vec<f64> = (0..12).map(|i| 0.1 * i as f64 - 0.3).collect();
     model.1.try_set_params(&values).unwrap();
-    let path = std::env::temp_dir().join(format!("arelu-layer-{}.safetensors", std::process::id()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
     model.save_safetensors(&path).unwrap();
     let mut loaded = dev.build_module::<Model, f32>();
     loaded.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).ok();
     assert_eq!(loaded.1.param_values(), model.1.param_values());
     let x: Tensor<Rank2<2, 3>, f32, _> = dev.sample_normal();
     assert_eq!(loaded.forward(x.clone()).array(), model.forward(x).array());

@@ -5,40 +5,33 @@ use arelu::nn::{load_checked, LoadError, MnistConv};
 use arelu::{Arelu, Elsa, Relu, Swish};
 use dfdx::prelude::*;
 
-fn temp_file(tag: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!(
-        "arelu-load-{tag}-{}.safetensors",
-        std::process::id()
-    ))
-}
-
-/// An `MnistConv<Arelu>` file with non-default values.
-fn arelu_file(tag: &str) -> std::path::PathBuf {
+/// An `MnistConv<Arelu>` file with non-default values, in a temporary directory that is
+/// removed when the returned `TempDir` is dropped.
+fn arelu_file() -> (tempfile::TempDir, std::path::PathBuf) {
     let dev = Cpu::seed_from_u64(5);
     let mut model = dev.build_module::<MnistConv<Arelu>, f32>();
     model.0 .1.try_set_params(&[0.3, -0.5]).unwrap();
-    let path = temp_file(tag);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("arelu.safetensors");
     model.save_safetensors(&path).unwrap();
-    path
+    (dir, path)
 }
 
 #[test]
 fn a_file_of_the_same_model_loads() {
-    let path = arelu_file("same");
+    let (_dir, path) = arelu_file();
     let dev = Cpu::seed_from_u64(6);
     let mut model = dev.build_module::<MnistConv<Arelu>, f32>();
     load_checked(&mut model, &path).unwrap();
-    std::fs::remove_file(&path).ok();
     assert_eq!(model.0 .1.param_values(), [0.3f32 as f64, -0.5]);
 }
 
 #[test]
 fn another_activation_with_other_tensor_names_is_refused() {
-    let path = arelu_file("relu");
+    let (_dir, path) = arelu_file();
     let dev = Cpu::default();
     let mut model = dev.build_module::<MnistConv<Relu>, f32>();
     let err = load_checked(&mut model, &path).unwrap_err();
-    std::fs::remove_file(&path).ok();
     // The activation states differ (arelu in the file, relu in the model): that is the first
     // difference reported, before the file's extra `alpha`/`beta` tensors.
     assert!(matches!(&err, LoadError::Activation { .. }), "{err}");
@@ -46,12 +39,11 @@ fn another_activation_with_other_tensor_names_is_refused() {
 
 #[test]
 fn another_activation_with_the_same_tensor_names_is_refused() {
-    let path = arelu_file("elsa");
+    let (_dir, path) = arelu_file();
     let dev = Cpu::default();
     let mut model = dev.build_module::<MnistConv<Elsa<Swish>>, f32>();
     let before = model.0 .1.param_values();
     let err = load_checked(&mut model, &path).unwrap_err();
-    std::fs::remove_file(&path).ok();
     match &err {
         LoadError::Activation { file, model, .. } => {
             assert!(file.starts_with("arelu"), "{err}");
@@ -66,11 +58,11 @@ fn another_activation_with_the_same_tensor_names_is_refused() {
 fn another_float_type_is_refused() {
     let dev = Cpu::default();
     let model = dev.build_module::<MnistConv<Arelu>, f64>();
-    let path = temp_file("f64");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
     model.save_safetensors(&path).unwrap();
     let mut narrow = dev.build_module::<MnistConv<Arelu>, f32>();
     let err = load_checked(&mut narrow, &path).unwrap_err();
-    std::fs::remove_file(&path).ok();
     assert!(
         matches!(&err, LoadError::Dtype { file, model, .. } if file == "F64" && model == "F32"),
         "{err}"
@@ -81,11 +73,11 @@ fn another_float_type_is_refused() {
 fn another_shape_is_refused() {
     let dev = Cpu::default();
     let small = dev.build_module::<(Linear<2, 3>, Arelu), f32>();
-    let path = temp_file("shape");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
     small.save_safetensors(&path).unwrap();
     let mut big = dev.build_module::<(Linear<2, 4>, Arelu), f32>();
     let err = load_checked(&mut big, &path).unwrap_err();
-    std::fs::remove_file(&path).ok();
     assert!(matches!(&err, LoadError::Shape { .. }), "{err}");
 }
 
@@ -93,11 +85,11 @@ fn another_shape_is_refused() {
 fn a_missing_tensor_is_refused() {
     let dev = Cpu::default();
     let part = dev.build_module::<(Linear<2, 3>, Relu), f32>();
-    let path = temp_file("missing");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
     part.save_safetensors(&path).unwrap();
     let mut whole = dev.build_module::<(Linear<2, 3>, Relu, Linear<3, 1>), f32>();
     let err = load_checked(&mut whole, &path).unwrap_err();
-    std::fs::remove_file(&path).ok();
     assert!(
         matches!(&err, LoadError::Missing { name } if name.starts_with("2.")),
         "{err}"
@@ -106,7 +98,7 @@ fn a_missing_tensor_is_refused() {
 
 #[test]
 fn truncated_and_missing_files_are_refused_without_panicking() {
-    let path = arelu_file("truncated");
+    let (_dir, path) = arelu_file();
     let bytes = std::fs::read(&path).unwrap();
     let dev = Cpu::default();
     let mut model = dev.build_module::<MnistConv<Arelu>, f32>();
@@ -126,7 +118,7 @@ fn truncated_and_missing_files_are_refused_without_panicking() {
         load_checked(&mut model, &path),
         Err(LoadError::Format { .. })
     ));
-    std::fs::remove_file(&path).ok();
+    std::fs::remove_file(&path).unwrap();
     assert!(matches!(
         load_checked(&mut model, &path),
         Err(LoadError::Io { .. })

@@ -9,13 +9,6 @@ use dfdx::prelude::*;
 /// A seed above 2⁵³, which an `f64` could not hold exactly.
 const SEED: u64 = 0xDEAD_BEEF_1234_5678;
 
-fn temp_file(tag: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!(
-        "arelu-state-{tag}-{}.safetensors",
-        std::process::id()
-    ))
-}
-
 /// `A` with every hyperparameter and parameter moved off its default (Maxout has no other
 /// element-wise setting than its default).
 fn non_default<A: Activation>() -> A {
@@ -88,12 +81,12 @@ where
     let expected = outputs(&mut original, &dev);
 
     // save → load into a freshly built model of the same type.
-    let path = temp_file(&format!("{name}-{}", std::any::type_name::<E>()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("layer.safetensors");
     layer.save_safetensors(&path).unwrap();
     let mut loaded = dev.build_module::<Act<A>, E>();
     assert_ne!(loaded.noise_seed().unwrap(), SEED);
     loaded.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).ok();
     assert_eq!(
         outputs(&mut loaded, &dev),
         expected,
@@ -178,11 +171,11 @@ fn a_state_of_another_activation_is_refused_by_the_passes() {
     // but the layer does not compute with a state that is not its own.
     let dev = Cpu::default();
     let arelu = dev.build_module::<Arelu, f32>();
-    let path = temp_file("other");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("arelu.safetensors");
     arelu.save_safetensors(&path).unwrap();
     let mut elsa = dev.build_module::<Elsa<Swish>, f32>();
     elsa.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).ok();
     assert!(elsa.stored_activation().is_err());
     assert!(elsa.try_forward(input::<f32>(&dev)).is_err());
     // ResetParams repairs it to the type's default configuration.

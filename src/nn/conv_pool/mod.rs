@@ -609,12 +609,11 @@ mod tests {
         let bound = 1.0 / 18f32.sqrt();
         assert!(m.weight.as_vec().iter().all(|v| v.abs() <= bound));
         assert!(m.bias.as_vec().iter().any(|&v| v != 0.0));
-        let path =
-            std::env::temp_dir().join(format!("conv_pool_{}.safetensors", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("conv_pool.safetensors");
         m.save_safetensors(&path).expect("save");
         let mut loaded = dev.build_module::<ConvPool2D<2, 3, 3, 2>, f32>();
         loaded.load_safetensors(&path).expect("load");
-        std::fs::remove_file(&path).ok();
         assert_eq!(loaded.weight.as_vec(), m.weight.as_vec());
         assert_eq!(loaded.bias.as_vec(), m.bias.as_vec());
         // trains in a tuple model
