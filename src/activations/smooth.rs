@@ -42,25 +42,19 @@ impl Gelu {
 impl FixedActivation for Gelu {
     const NAME: &'static str = "gelu";
     #[inline(always)]
-    fn f<F: Float>(&self, x: F, _noise: F) -> F {
+    fn f<F: Float>(&self, x: F, noise: F) -> F {
         if x == F::neg_infinity() {
             return F::zero();
         }
-        let (u, _) = Self::inner(x);
-        x * sigmoid(u + u)
+        self.f_bulk(x, noise)
     }
     #[inline(always)]
     fn df<F: Float>(&self, x: F, _noise: F) -> F {
-        // d/dx [x·σ(2u)] = σ(2u) + x·2σ(2u)(1 − σ(2u))·u'
-        let (u, _) = Self::inner(x);
-        let s = sigmoid(u + u);
         // The second term's x and u' are taken at x clamped to ±10⁴: there σ(2u)(1 − σ(2u))
         // is already exactly 0 in f32 and f64, so the term is unchanged, while u' = k(1 + 3cx²)
         // would overflow further out and make it 0·∞ = NaN. (`clamp` keeps NaN.)
         let bound = cast::<F>(Self::DERIVATIVE_BOUND);
-        let xc = num_traits::clamp(x, -bound, bound);
-        let (_, du) = Self::inner(xc);
-        s + xc * (s + s) * (F::one() - s) * du
+        Self::derivative(x, num_traits::clamp(x, -bound, bound))
     }
     /// Within `2¹³ < 10⁴` neither the select at `−∞` nor the clamp changes anything.
     const BULK_BOUND: Option<f64> = Some(8192.0);
@@ -71,9 +65,19 @@ impl FixedActivation for Gelu {
     }
     #[inline(always)]
     fn df_bulk<F: Float>(&self, x: F, _noise: F) -> F {
-        let (u, du) = Self::inner(x);
+        Self::derivative(x, x)
+    }
+}
+
+impl Gelu {
+    /// `d/dx [x·σ(2u)] = σ(2u) + x·2σ(2u)(1 − σ(2u))·u'`, with the second term's `x` and `u'`
+    /// taken at `xc` (`x` itself, or `x` clamped where `u'` would overflow).
+    #[inline(always)]
+    fn derivative<F: Float>(x: F, xc: F) -> F {
+        let (u, _) = Self::inner(x);
         let s = sigmoid(u + u);
-        s + x * (s + s) * (F::one() - s) * du
+        let (_, du) = Self::inner(xc);
+        s + xc * (s + s) * (F::one() - s) * du
     }
 }
 
