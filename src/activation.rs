@@ -171,8 +171,11 @@ pub trait Activation: Clone + Debug + Default + Send + Sync + 'static {
     ///
     /// It serves activations whose general form pays on every element for inputs that are
     /// rare (a change of formula far out, selects that give the limits at `±∞`): the fused
-    /// kernels check each block of 256 elements and take the bulk forms when all of them lie
-    /// within `B`. They compare with `B` cast to the element type, so `B` must be exact in
+    /// kernels work in blocks of 256 elements and take the bulk forms for a block whose
+    /// elements all lie within `B`. The forward pass computes the bulk values and the check
+    /// in one sweep and writes the block again with [`Activation::value`] if the check fails,
+    /// so [`Activation::value_bulk`] must return (any value, without panicking) for every
+    /// input. The kernels compare with `B` cast to the element type, so `B` must be exact in
     /// `f32` (a power of two, or `f32::MAX`).
     const BULK_BOUND: Option<f64> = None;
 
@@ -184,7 +187,7 @@ pub trait Activation: Clone + Debug + Default + Send + Sync + 'static {
     const BACKWARD_BULK_BOUND: Option<f64> = Self::BULK_BOUND;
 
     /// [`Activation::value`] for a finite `|x| ≤` [`Activation::BULK_BOUND`]; the default
-    /// calls it.
+    /// calls it. Also called beyond the bound, where its result is discarded.
     #[inline(always)]
     fn value_bulk<F: Float>(&self, prepared: &Self::Prepared<F>, x: F, noise: F) -> F {
         self.value(prepared, x, noise)

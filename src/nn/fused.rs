@@ -59,9 +59,10 @@ fn uses_noise<A: Activation>(noise: Noise) -> bool {
 
 /// Whether a bulk form with bound `bound` ([`Activation::BULK_BOUND`] for the value,
 /// [`Activation::BACKWARD_BULK_BOUND`] for the backward pass) applies to all of `x`: there is
-/// one, and every element lies within the bound (a NaN does not). The kernels ask it of each
-/// block of [`BLOCK`] elements; `bound` is a constant there, so for `None` no check and no
-/// bulk loop is compiled.
+/// one, and every element lies within the bound (a NaN does not). The backward kernel asks
+/// it of each block of [`BLOCK`] elements before the sweep, since that sweep accumulates into
+/// `dx` and cannot be done again; `bound` is a constant there, so for `None` no check and no
+/// bulk loop is compiled. (The forward kernel checks inside its bulk sweep instead.)
 #[inline(always)]
 fn in_bulk<F: Float>(bound: Option<f64>, x: &[F]) -> bool {
     let Some(bound) = bound else {
@@ -110,16 +111,31 @@ pub fn forward<A: Activation, F: Float>(
                     };
                 }
                 // a constant test: no bulk loop is compiled for activations without one
-                if A::BULK_BOUND.is_none() {
+                let Some(bound) = A::BULK_BOUND else {
                     sweep!(value, offset, x, out);
                     return;
-                }
-                // block by block, each checked while it is in L1
+                };
+                let bound = cast::<F>(bound);
+                // Block by block: the bulk form and the bound check run in one sweep (`&=`
+                // rather than an early exit, so that it stays vector code; `NaN <= bound` is
+                // false), and a block with an element beyond the bound is written again with
+                // the general form. A bulk value is only wrong, never unsafe, out of bounds.
                 for (b, (xb, ob)) in x.chunks(BLOCK).zip(out.chunks_mut(BLOCK)).enumerate() {
                     let first = offset + b * BLOCK;
-                    if in_bulk(A::BULK_BOUND, xb) {
-                        sweep!(value_bulk, first, xb, ob);
+                    let mut inside = true;
+                    if uses_noise::<A>(noise) {
+                        for (i, (y, &xi)) in ob.iter_mut().zip(xb).enumerate() {
+                            *y = activation.value_bulk(&prepared, xi, noise.at(first + i));
+                            inside &= xi.abs() <= bound;
+                        }
                     } else {
+                        let half = cast::<F>(EVAL_NOISE);
+                        for (y, &xi) in ob.iter_mut().zip(xb) {
+                            *y = activation.value_bulk(&prepared, xi, half);
+                            inside &= xi.abs() <= bound;
+                        }
+                    }
+                    if !inside {
                         sweep!(value, first, xb, ob);
                     }
                 }
