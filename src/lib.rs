@@ -24,7 +24,8 @@
 //!   [`Elsa`] wraps any of them in ELSA.
 //! - [`nn`]: the dfdx layers ([`nn::ActivationLayer`]), whose hyperparameters, initial
 //!   values and noise seed are part of the saved model, [`nn::load_checked`], the convolution
-//!   and pooling layers and [`nn::MnistConv`], the paper's network.
+//!   and pooling layers and [`nn::MnistConv`], the paper's network. [`nn::Autodiff`] makes a
+//!   layer of a function given by its forward pass in dfdx operations alone.
 //! - [`ActivationName`]: the 37 variants by name (`"elsa-swish"`), and the one table that
 //!   maps a name to its type.
 //! - [`curve`]: sampled curves and gradients of an activation, for plots and snapshots.

@@ -27,4 +27,6 @@ pub use crate::elsa::Elsa;
 pub use crate::error::ActivationError;
 pub use crate::name::{ActivationName, ActivationVisitor, BaseActivation, ComposedVisitor};
 pub use crate::nn::composed::ComposedActivation;
-pub use crate::nn::{load_checked, Act, ActivationLayer, LoadError, MnistConv};
+pub use crate::nn::{
+    load_checked, Act, ActivationLayer, Autodiff, AutodiffActivation, LoadError, MnistConv,
+};
