@@ -70,12 +70,17 @@ fn in_bulk<F: Float>(bound: Option<f64>, x: &[F]) -> bool {
     };
     let bound = cast::<F>(bound);
     // an `&=` over every element rather than an early exit: a loop the compiler vectorises
-    // (`NaN <= bound` is false)
     let mut inside = true;
     for &v in x {
-        inside &= v.abs() <= bound;
+        inside &= within(v, bound);
     }
     inside
+}
+
+/// Whether `|x| ≤ bound`; false for a NaN.
+#[inline(always)]
+fn within<F: Float>(x: F, bound: F) -> bool {
+    x.abs() <= bound
 }
 
 /// `out[i] = f(x[i])` for every element, with parameter values `params`.
@@ -95,17 +100,21 @@ pub fn forward<A: Activation, F: Float>(
             || {
                 // Local copies, so the compiler knows the stores to `out` leave them alone.
                 let (activation, prepared) = (activation.clone(), prepared.clone());
-                // one loop per form and noise source, each without a branch inside
+                // one loop per form and noise source, each without a branch inside; with
+                // `inside <= bound`, the same loop also folds the bound check into `inside`
+                // (an `&=` rather than an early exit, so that it stays vector code)
                 macro_rules! sweep {
-                    ($value:ident, $first:expr, $x:expr, $out:expr) => {
+                    ($value:ident, $first:expr, $x:expr, $out:expr $(, $inside:ident <= $bound:ident)?) => {
                         if uses_noise::<A>(noise) {
                             for (i, (y, &xi)) in $out.iter_mut().zip($x).enumerate() {
                                 *y = activation.$value(&prepared, xi, noise.at($first + i));
+                                $($inside &= within(xi, $bound);)?
                             }
                         } else {
                             let half = cast::<F>(EVAL_NOISE);
                             for (y, &xi) in $out.iter_mut().zip($x) {
                                 *y = activation.$value(&prepared, xi, half);
+                                $($inside &= within(xi, $bound);)?
                             }
                         }
                     };
@@ -116,25 +125,13 @@ pub fn forward<A: Activation, F: Float>(
                     return;
                 };
                 let bound = cast::<F>(bound);
-                // Block by block: the bulk form and the bound check run in one sweep (`&=`
-                // rather than an early exit, so that it stays vector code; `NaN <= bound` is
-                // false), and a block with an element beyond the bound is written again with
-                // the general form. A bulk value is only wrong, never unsafe, out of bounds.
+                // Block by block: the bulk form and the bound check run in one sweep, and a
+                // block with an element beyond the bound is written again with the general
+                // form. A bulk value is only wrong, never unsafe, out of bounds.
                 for (b, (xb, ob)) in x.chunks(BLOCK).zip(out.chunks_mut(BLOCK)).enumerate() {
                     let first = offset + b * BLOCK;
                     let mut inside = true;
-                    if uses_noise::<A>(noise) {
-                        for (i, (y, &xi)) in ob.iter_mut().zip(xb).enumerate() {
-                            *y = activation.value_bulk(&prepared, xi, noise.at(first + i));
-                            inside &= xi.abs() <= bound;
-                        }
-                    } else {
-                        let half = cast::<F>(EVAL_NOISE);
-                        for (y, &xi) in ob.iter_mut().zip(xb) {
-                            *y = activation.value_bulk(&prepared, xi, half);
-                            inside &= xi.abs() <= bound;
-                        }
-                    }
+                    sweep!(value_bulk, first, xb, ob, inside <= bound);
                     if !inside {
                         sweep!(value, first, xb, ob);
                     }
